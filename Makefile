@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine (Python 3.11):
+#   make repro   install into .venv from requirements.lock, then `dvc repro`
+#   make test    install the same way, then the test suite
+# Both are idempotent: a second call installs nothing.
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export KERAS_BACKEND := jax
+
+.PHONY: install repro test lock cuda bench clean-venv
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+repro: $(STAMP)
+	dvc repro
+
+test: $(STAMP)
+	python -m pytest -q
+
+# Re-pin every package after editing pyproject.toml's dependencies.
+lock: $(STAMP)
+	pip-compile -q --extra test --extra dev --generate-hashes --allow-unsafe --strip-extras -o requirements.lock pyproject.toml
+
+# Adds JAX's CUDA plugin at the pinned JAX version (Keras follows, on its JAX backend).
+# CUDA=cuda13 for CUDA 13 drivers.
+CUDA ?= cuda12
+cuda: $(STAMP)
+	pip install -q "jax[$(CUDA)]==$$(python -c 'import jax; print(jax.__version__)')"
+
+bench: $(STAMP)
+	python benchmarks/bench.py
+
+clean-venv:
+	rm -rf $(VENV)

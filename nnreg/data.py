@@ -1,0 +1,35 @@
+"""The lecture's synthetic regression data: y = sqrt(x) + sin(x) + noise * N(0, 1)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from nnreg.config import DataParams
+
+
+class Dataset(NamedTuple):
+    """Training and validation sets, each a pair of float32 column vectors."""
+
+    x_train: jax.Array  # (n, 1)
+    y_train: jax.Array  # (n, 1)
+    x_validate: jax.Array  # (n, 1)
+    y_validate: jax.Array  # (n, 1)
+
+
+def generate_data(key: jax.Array, n_points: int, x_min: float, x_max: float, noise: float):
+    """x evenly spaced on [x_min, x_max]; y = sqrt(x) + sin(x) + noise * eps. Returns (n, 1) columns."""
+    x = jnp.linspace(x_min, x_max, num=n_points)  # (n,)
+    eps = jax.random.normal(key, shape=(n_points,))  # (n,)
+    y = x**0.5 + jnp.sin(x) + noise * eps  # (n,)
+    return x.reshape(n_points, 1), y.reshape(n_points, 1)
+
+
+def make_dataset(p: DataParams) -> Dataset:
+    """Both sets, from the two halves of a split of the `seed` key, as the lecture does."""
+    key_train, key_validate = jax.random.split(jax.random.PRNGKey(p.seed))
+    x_train, y_train = generate_data(key_train, p.n_points, p.x_min, p.x_max, p.noise)
+    x_validate, y_validate = generate_data(key_validate, p.n_points, p.x_min, p.x_max, p.noise)
+    return Dataset(x_train, y_train, x_validate, y_validate)

@@ -1,0 +1,38 @@
+"""Final training and validation MSE of a trained network, the same way for every model."""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from nnreg.data import Dataset
+from nnreg.network import Network, forward
+
+
+def predict(params: Network, x, activation: str) -> np.ndarray:
+    """Network outputs for inputs x: (n, 1) -> (n, 1), as float32 numpy."""
+    return np.asarray(forward([type(l)(*map(jnp.asarray, l)) for l in params], jnp.asarray(x), activation))
+
+
+def _mse(prediction: np.ndarray, y: np.ndarray) -> float:
+    return float(jnp.mean((jnp.asarray(prediction) - jnp.asarray(y)) ** 2))
+
+
+def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite_epoch: int = -1) -> dict:
+    """The model's metrics: train_mse, validate_mse and whether training diverged.
+
+    A run whose loss went non-finite is `diverged` with its first bad epoch; its
+    MSEs are those of the last finite parameters (or NaN), never a silent number.
+    """
+    train_mse = _mse(predict(params, dataset.x_train, activation), dataset.y_train)
+    validate_mse = _mse(predict(params, dataset.x_validate, activation), dataset.y_validate)
+    diverged = first_nonfinite_epoch >= 0 or not (math.isfinite(train_mse) and math.isfinite(validate_mse))
+    return {
+        # JSON has no NaN: a non-finite MSE is null, next to diverged: true.
+        "train_mse": train_mse if math.isfinite(train_mse) else None,
+        "validate_mse": validate_mse if math.isfinite(validate_mse) else None,
+        "diverged": diverged,
+        "first_nonfinite_epoch": int(first_nonfinite_epoch) if first_nonfinite_epoch >= 0 else None,
+    }

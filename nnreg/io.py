@@ -1,0 +1,185 @@
+"""Files in and out: atomic, deterministic writes and checked reads.
+
+Every write goes to a temporary file in the same folder and is renamed into
+place, so a reader never sees half a file. `.npz` files are written with fixed
+zip timestamps so that the same arrays give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from nnreg import NnregError
+from nnreg.data import Dataset
+from nnreg.network import LayerParams, Network
+
+DATASET_KEYS = Dataset._fields
+
+
+class DataFileError(NnregError):
+    """A missing, unreadable or malformed data or model file; the message names it."""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataFileError(f"{path}: not a valid JSON file ({e})") from None
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The bytes of an .npz holding `arrays`, the same for the same arrays (no timestamps)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w") as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
+    atomic_write_bytes(path, npz_bytes(arrays))
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz; any failure is a DataFileError naming the file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
+    except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError, ...
+        raise DataFileError(f"{path}: not a valid .npz file ({type(e).__name__}: {e})") from None
+
+
+def write_dataset(path: str | Path, dataset: Dataset) -> None:
+    write_npz(path, {k: np.asarray(v, dtype=np.float32) for k, v in dataset._asdict().items()})
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Loads and checks a dataset: four float32 (n, 1) arrays of finite values."""
+    arrays = read_npz(path)
+    missing = [k for k in DATASET_KEYS if k not in arrays]
+    if missing:
+        raise DataFileError(f"{path}: missing arrays {', '.join(missing)}")
+    for k in DATASET_KEYS:
+        a = arrays[k]
+        if a.ndim != 2 or a.shape[1] != 1 or a.shape[0] < 2:
+            raise DataFileError(f"{path}: array {k} has shape {a.shape}, expected (n, 1) with n >= 2")
+        if a.dtype != np.float32:
+            raise DataFileError(f"{path}: array {k} has dtype {a.dtype}, expected float32")
+        if not np.all(np.isfinite(a)):
+            raise DataFileError(f"{path}: array {k} holds non-finite values")
+    for x, y in (("x_train", "y_train"), ("x_validate", "y_validate")):
+        if arrays[x].shape != arrays[y].shape:
+            raise DataFileError(f"{path}: {x} {arrays[x].shape} and {y} {arrays[y].shape} differ in shape")
+    return Dataset(*(arrays[k] for k in DATASET_KEYS))
+
+
+def write_network(path: str | Path, params: Network) -> None:
+    """Saves a (W, b) layer list as W0, b0, W1, b1, ... in an .npz."""
+    arrays = {}
+    for i, layer in enumerate(params):
+        arrays[f"W{i}"] = np.asarray(layer.W, dtype=np.float32)
+        arrays[f"b{i}"] = np.asarray(layer.b, dtype=np.float32)
+    write_npz(path, arrays)
+
+
+def read_network(path: str | Path) -> Network:
+    """Loads and checks a network saved by `write_network`: chained (in, out), (1, out) layers of size 1 -> 1."""
+    arrays = read_npz(path)
+    n = len(arrays) // 2
+    expected = {f"{p}{i}" for i in range(n) for p in "Wb"}
+    if n == 0 or set(arrays) != expected:
+        raise DataFileError(f"{path}: expected arrays W0, b0, W1, b1, ... (got {', '.join(sorted(arrays))})")
+    params, width = [], 1
+    for i in range(n):
+        W, b = arrays[f"W{i}"], arrays[f"b{i}"]
+        if W.ndim != 2 or W.shape[0] != width or b.shape != (1, W.shape[1]):
+            raise DataFileError(f"{path}: layer {i} has shapes W {W.shape}, b {b.shape}; expected ({width}, k), (1, k)")
+        if W.dtype != np.float32 or b.dtype != np.float32:
+            raise DataFileError(f"{path}: layer {i} is not float32")
+        params.append(LayerParams(W, b))
+        width = W.shape[1]
+    if width != 1:
+        raise DataFileError(f"{path}: the last layer has {width} outputs, expected 1")
+    return params
+
+
+def write_csv(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
+    """A CSV with a header; floats as '%.9g', which round-trips float32 exactly."""
+    names = list(columns)
+    cols = [np.asarray(columns[k]).reshape(-1) for k in names]
+    lines = [",".join(names)]
+    for row in zip(*cols):
+        lines.append(",".join(str(v) if isinstance(v, (int, np.integer)) else f"{v:.9g}" for v in row))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_csv(path: str | Path):
+    """A CSV written by `write_csv`, as a pandas DataFrame."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
+    except Exception as e:
+        raise DataFileError(f"{path}: not a valid CSV file ({type(e).__name__}: {e})") from None
+
+
+def write_history(path: str | Path, history) -> None:
+    """Per-epoch losses as epoch,train_loss,validate_loss (epochs counted from 1)."""
+    n = len(history.train_loss)
+    write_csv(path, {"epoch": np.arange(1, n + 1), "train_loss": history.train_loss,
+                     "validate_loss": history.validate_loss})
+
+
+def read_history(path: str | Path) -> dict[str, np.ndarray]:
+    """A history CSV as float arrays, with `first_nonfinite_epoch` (0-based, -1 if none)."""
+    df = read_csv(path)
+    if list(df.columns) != ["epoch", "train_loss", "validate_loss"] or len(df) == 0:
+        raise DataFileError(f"{path}: expected columns epoch,train_loss,validate_loss and at least one row")
+    out = {k: df[k].to_numpy(dtype=np.float64) for k in df.columns}
+    bad = np.flatnonzero(~(np.isfinite(out["train_loss"]) & np.isfinite(out["validate_loss"])))
+    out["first_nonfinite_epoch"] = int(bad[0]) if bad.size else -1
+    return out

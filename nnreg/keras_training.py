@@ -1,0 +1,108 @@
+"""The lecture's Keras benchmark: a Sequential of Dense layers, full-batch SGD, JAX backend.
+
+Keras must be told its backend before it is first imported; this module does so
+(and refuses a different backend) so that importing it anywhere gives JAX.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras  # noqa: E402
+
+if keras.backend.backend() != "jax":
+    raise ImportError(f"nnreg needs Keras's JAX backend, but KERAS_BACKEND={keras.backend.backend()!r}")
+
+from nnreg.network import LayerParams, Network  # noqa: E402
+from nnreg.training import History, Timing, device_info  # noqa: E402
+
+
+def keras_layer_widths(layer_sizes: Sequence[int], lecture_layer_count: bool) -> list[int]:
+    """Widths of the Dense layers after the input.
+
+    The JAX networks have len(layer_sizes)-1 layers. The lecture's build_keras_model
+    adds len(layer_sizes)-1 hidden layers *plus* the output layer: one more hidden
+    layer, of the last hidden width, which `lecture_layer_count=True` reproduces.
+    """
+    widths = list(layer_sizes[1:])
+    if lecture_layer_count and len(layer_sizes) > 2:
+        widths.insert(-1, layer_sizes[-2])
+    return widths
+
+
+def build_model(layer_sizes: Sequence[int], activation: str, learning_rate: float, lecture_layer_count: bool = False):
+    """A compiled Sequential: tanh (or `activation`) Dense layers, linear output, SGD on MSE.
+
+    Keras's default initialisers (Glorot-uniform kernels, zero biases) draw from
+    Keras's global seed: set it with `keras.utils.set_random_seed` before calling.
+    """
+    widths = keras_layer_widths(layer_sizes, lecture_layer_count)
+    model = keras.Sequential([keras.Input(shape=(layer_sizes[0],))])
+    for w in widths[:-1]:
+        model.add(keras.layers.Dense(w, activation=activation))
+    model.add(keras.layers.Dense(widths[-1]))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mean_squared_error")
+    return model
+
+
+def get_network(model) -> Network:
+    """The model's weights as the JAX models' (W, b) layer list (Dense kernels are (in, out))."""
+    weights = model.get_weights()
+    return [LayerParams(np.asarray(W), np.asarray(b).reshape(1, -1)) for W, b in zip(weights[::2], weights[1::2])]
+
+
+def set_network(model, params: Network) -> None:
+    """Loads a (W, b) layer list into the model's Dense layers."""
+    model.set_weights([a for layer in params for a in (np.asarray(layer.W), np.asarray(layer.b).reshape(-1))])
+
+
+class _Progress(keras.callbacks.Callback):
+    def __init__(self, epochs: int, every: int, log: Callable[[str], None]):
+        super().__init__()
+        self.epochs, self.every, self.log = epochs, every, log
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every == 0 or done == self.epochs:
+            logs = logs or {}
+            self.log(
+                f"keras: epoch {done}/{self.epochs} loss {logs.get('loss', float('nan')):.6f} "
+                f"val_loss {logs.get('val_loss', float('nan')):.6f} ({time.perf_counter() - self.start:.1f} s)"
+            )
+
+
+def train(model, x, y, x_validate, y_validate, epochs: int, log_every: int = 0, log: Callable[[str], None] = print):
+    """Full-batch `fit` with validation data each epoch, after a one-epoch warm-up.
+
+    The warm-up fit compiles Keras's train and test steps; the weights and the
+    optimizer's step count are then restored, so the timed fit starts where a fresh
+    one would (plain SGD keeps no other state). Returns (network, History, Timing).
+    """
+    initial = model.get_weights()
+    n = x.shape[0]
+    fit_args = dict(batch_size=n, shuffle=False, verbose=0, validation_data=(x_validate, y_validate))
+    start = time.perf_counter()
+    model.fit(x, y, epochs=1, **fit_args)
+    warmup_s = time.perf_counter() - start
+    model.set_weights(initial)
+    model.optimizer.iterations.assign(0)
+
+    callbacks = [_Progress(epochs, log_every, log)] if log_every else []
+    start = time.perf_counter()
+    fit = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_args)
+    runtime_s = time.perf_counter() - start
+
+    train_loss = np.asarray(fit.history["loss"], dtype=np.float32)
+    validate_loss = np.asarray(fit.history["val_loss"], dtype=np.float32)
+    bad = np.flatnonzero(~(np.isfinite(train_loss) & np.isfinite(validate_loss)))
+    history = History(train_loss, validate_loss, np.int32(bad[0] if bad.size else -1))
+    device, platform = device_info()
+    # The warm-up epoch's time, less one timed epoch, is what compiling cost.
+    compile_s = max(warmup_s - runtime_s / epochs, 0.0)
+    return get_network(model), history, Timing(compile_s, runtime_s, device, platform)

@@ -1,0 +1,94 @@
+"""One jitted training function for the JAX models: `lax.scan` over epochs.
+
+It returns the final parameters and the per-epoch loss history in one compiled
+call. Nothing inside it prints or touches disk.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from nnreg.network import Network, mse
+from nnreg.optimizers import Optimizer
+
+
+class History(NamedTuple):
+    """Per-epoch losses, with Keras's conventions."""
+
+    train_loss: Any  # (epochs,) training MSE at the parameters *before* that epoch's update
+    validate_loss: Any  # (epochs,) validation MSE at the parameters *after* that epoch's update
+    first_nonfinite_epoch: Any  # int32 scalar: first epoch whose loss was not finite, or -1
+
+
+def apply_updates(params, updates):
+    """params + updates, leaf by leaf."""
+    return jax.tree.map(lambda p, u: p + u, params, updates)
+
+
+def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh") -> Callable:
+    """Builds `train(params, x, y, x_validate, y_validate) -> (params, History)`, jitted.
+
+    Full-batch gradient descent with `optimizer` for `epochs` epochs. Once a loss
+    is not finite (divergence), the parameters stop changing: the history keeps the
+    non-finite losses and `first_nonfinite_epoch` says where it began.
+    """
+
+    def loss(params, x, y):
+        return mse(params, x, y, activation)
+
+    loss_and_grad = jax.value_and_grad(loss)
+
+    def train(params: Network, x, y, x_validate, y_validate):
+        def epoch(carry, index):
+            params, opt_state, first_bad = carry
+            train_loss, grads = loss_and_grad(params, x, y)
+            updates, new_state = optimizer.update(grads, opt_state, params)
+            new_params = apply_updates(params, updates)
+            validate_loss = loss(new_params, x_validate, y_validate)
+            bad = ~(jnp.isfinite(train_loss) & jnp.isfinite(validate_loss))
+            first_bad = jnp.where((first_bad < 0) & bad, index, first_bad)
+            # Keep the last finite parameters once training has blown up: a select
+            # per leaf, which leaves the healthy path's bits unchanged.
+            keep = first_bad >= 0
+            params, opt_state = jax.tree.map(
+                lambda old, new: jnp.where(keep, old, new), (params, opt_state), (new_params, new_state)
+            )
+            return (params, opt_state, first_bad), (train_loss, validate_loss)
+
+        init = (params, optimizer.init(params), jnp.int32(-1))
+        (params, _, first_bad), (train_losses, validate_losses) = jax.lax.scan(
+            epoch, init, jnp.arange(epochs, dtype=jnp.int32)
+        )
+        return params, History(train_losses, validate_losses, first_bad)
+
+    return jax.jit(train)
+
+
+class Timing(NamedTuple):
+    compile_s: float  # tracing, lowering and XLA compilation
+    runtime_s: float  # wall time of one compiled training run
+    device: str  # e.g. "cpu" or "NVIDIA H200"
+    platform: str  # "cpu" or "gpu"
+
+
+def device_info() -> tuple[str, str]:
+    d = jax.devices()[0]
+    return (d.device_kind if d.platform != "cpu" else "cpu"), d.platform
+
+
+def compile_and_time(train_fn: Callable, args: tuple):
+    """Compiles `train_fn` for `args`, then runs it once; both timed, as the lecture's warm-up does.
+
+    Returns the outputs and a `Timing`. (benchmarks/ takes medians over many runs.)
+    """
+    start = time.perf_counter()
+    compiled = train_fn.lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    runtime_s = time.perf_counter() - start
+    return out, Timing(compile_s, runtime_s, *device_info())

@@ -1,0 +1,17 @@
+"""Stage data: the lecture's seeded training and validation sets -> data/dataset.npz."""
+
+from nnreg.cli import DATASET, PARAMS, log, run_stage
+from nnreg.config import load_params
+from nnreg.data import make_dataset
+from nnreg.io import write_dataset
+
+
+def main(argv):
+    p = load_params(PARAMS).data
+    dataset = make_dataset(p)
+    write_dataset(DATASET, dataset)
+    log(f"data: {p.n_points} training and {p.n_points} validation points (seed {p.seed}) -> {DATASET}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

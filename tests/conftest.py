@@ -1,0 +1,52 @@
+"""Shared fixtures. nnreg's own tests run with strict rank promotion, as equinox's do.
+
+Not for Keras (its Dense adds a (k,) bias to (n, k)), and no strict dtype promotion:
+Optax's Adam mixes Python floats and int32 counts.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+from nnreg.config import DataParams  # noqa: E402
+from nnreg.data import make_dataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def strict_rank_promotion(request):
+    if request.module.__name__.endswith("test_keras"):
+        yield
+        return
+    with jax.numpy_rank_promotion("raise"):
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset():
+    """20 training and 20 validation points from the lecture's generator."""
+    return make_dataset(DataParams(n_points=20))
+
+
+@pytest.fixture(scope="session")
+def lecture_dataset():
+    """The lecture's data: 400 + 400 points, seed 14."""
+    return make_dataset(DataParams())
+
+
+def copy_project(dest: Path) -> Path:
+    """The pipeline's files (not its results) in `dest`, for tests that run stages or DVC."""
+    for name in ("dvc.yaml", "params.yaml", "stages", "nnreg"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest

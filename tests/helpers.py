@@ -1,0 +1,76 @@
+"""Running stages and DVC as a user would, in a temporary copy of the project."""
+
+import json
+import re
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import copy_project
+
+TINY = {
+    "data": {"seed": 14, "n_points": 24, "x_min": 0.0, "x_max": 5.0, "noise": 0.2},
+    "network": {"layer_sizes": [1, 6, 6, 1], "activation": "tanh", "init_seed": 1234},
+    "train": {"epochs": 30, "log_every": 10},
+    "models": {
+        "keras": {"learning_rate": 0.01, "lecture_layer_count": False},
+        "gd": {"learning_rate": 0.01},
+        "optax_sgd": {"learning_rate": 0.01},
+        "optax_adam": {"learning_rate": 0.01},
+    },
+}
+
+
+def env_for(root: Path) -> dict:
+    """The environment of a user with the venv active, importing nnreg from `root`."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(root)
+    env["KERAS_BACKEND"] = "jax"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    return env
+
+
+def run(root: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), cwd=root, env=env_for(root), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(root, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def write_params(root: Path, params: dict) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def make_repo(root: Path, params: dict = TINY) -> Path:
+    """A git + DVC repo holding the pipeline's code and `params`, committed."""
+    copy_project(root)
+    write_params(root, params)
+    run(root, "git", "init", "-q")
+    run(root, "git", "config", "user.email", "test@nnreg")
+    run(root, "git", "config", "user.name", "nnreg test")
+    dvc(root, "init", "-q")
+    dvc(root, "config", "core.analytics", "false")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-qm", "pipeline")
+    return root
+
+
+def stale_stages(root: Path) -> set[str]:
+    status = json.loads(dvc(root, "status", "--json").stdout or "{}")
+    return set(status)
+
+
+def ran_stages(repro_output: str) -> set[str]:
+    """Stages that a `dvc repro` ran or restored from the run-cache, from its output."""
+    found = re.findall(r"Running stage '([^']+)'", repro_output)
+    found += re.findall(r"Stage '([^']+)' is cached", repro_output)
+    return set(found)

@@ -1,0 +1,64 @@
+"""The lecture's own code, kept verbatim in substance: the reference nnreg is checked against.
+
+Row layout (`x @ W + b`), `jax.grad` and `lax.fori_loop`, exactly as published.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class LayerParams(NamedTuple):
+    W: jnp.ndarray
+    b: jnp.ndarray
+
+
+def generate_data(key, data_size=400, x_min=0.0, x_max=5.0):
+    x = jnp.linspace(x_min, x_max, num=data_size)
+    eps = 0.2 * jax.random.normal(key, shape=(data_size,))
+    y = x**0.5 + jnp.sin(x) + eps
+    return jnp.reshape(x, (data_size, 1)), jnp.reshape(y, (data_size, 1))
+
+
+def initialize_network(key, layer_sizes):
+    params = []
+    for i in range(len(layer_sizes) - 1):
+        key, subkey = jax.random.split(key)
+        in_dim, out_dim = layer_sizes[i], layer_sizes[i + 1]
+        W = jax.random.normal(subkey, shape=(in_dim, out_dim)) * jnp.sqrt(2 / in_dim)
+        params.append(LayerParams(W, jnp.ones((1, out_dim))))
+    return params
+
+
+def f(theta, x, sigma=jnp.tanh):
+    *hidden, last = theta
+    for layer in hidden:
+        x = sigma(x @ layer.W + layer.b)
+    return x @ last.W + last.b
+
+
+def loss_fn(theta, x, y):
+    return jnp.mean((f(theta, x) - y) ** 2)
+
+
+loss_gradient = jax.jit(jax.grad(loss_fn))
+
+
+def train_gd(theta, x, y, epochs, learning_rate):
+    def update(_, theta):
+        g = loss_gradient(theta, x, y)
+        return jax.tree.map(lambda p, g: p - learning_rate * g, theta, g)
+
+    return jax.lax.fori_loop(0, epochs, update, theta)
+
+
+def train_optax(theta, x, y, epochs, solver):
+    def update(_, state):
+        theta, opt_state = state
+        g = loss_gradient(theta, x, y)
+        updates, opt_state = solver.update(g, opt_state, theta)
+        return optax.apply_updates(theta, updates), opt_state
+
+    return jax.lax.fori_loop(0, epochs, update, (theta, solver.init(theta)))[0]

@@ -1,0 +1,65 @@
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from nnreg.io import (DataFileError, npz_bytes, read_dataset, read_network, write_dataset, write_json,
+                      write_network)
+from nnreg.network import init_network
+
+
+def test_npz_bytes_are_deterministic_and_readable(tmp_path, tiny_dataset):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    write_dataset(a, tiny_dataset)
+    write_dataset(b, tiny_dataset)
+    assert a.read_bytes() == b.read_bytes()
+    loaded = read_dataset(a)
+    for u, v in zip(loaded, tiny_dataset):
+        np.testing.assert_array_equal(u, np.asarray(v))
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz"]  # no temporary files left
+
+
+def test_network_round_trip(tmp_path):
+    params = init_network(jax.random.PRNGKey(0), (1, 5, 1))
+    write_network(tmp_path / "m.npz", params)
+    for u, v in zip(jax.tree.leaves(read_network(tmp_path / "m.npz")), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(u, np.asarray(v))
+
+
+def test_missing_and_corrupt_files_name_the_file(tmp_path, tiny_dataset):
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(DataFileError, match="missing.npz: file not found"):
+        read_dataset(missing)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\x00garbage bytes, not a zip file" * 10)
+    with pytest.raises(DataFileError, match="garbage.npz: not a valid .npz"):
+        read_dataset(garbage)
+    good = tmp_path / "good.npz"
+    write_dataset(good, tiny_dataset)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    with pytest.raises(DataFileError, match="truncated.npz"):
+        read_dataset(truncated)
+
+
+def test_wrong_shapes_are_refused(tmp_path, tiny_dataset):
+    path = tmp_path / "d.npz"
+    arrays = {k: np.asarray(v) for k, v in tiny_dataset._asdict().items()}
+    arrays["x_train"] = arrays["x_train"].reshape(-1)
+    path.write_bytes(npz_bytes(arrays))
+    with pytest.raises(DataFileError, match=r"d.npz: array x_train has shape \(20,\)"):
+        read_dataset(path)
+    arrays = {k: np.asarray(v) for k, v in tiny_dataset._asdict().items()}
+    del arrays["y_validate"]
+    path.write_bytes(npz_bytes(arrays))
+    with pytest.raises(DataFileError, match="missing arrays y_validate"):
+        read_dataset(path)
+    with pytest.raises(DataFileError, match="expected arrays W0, b0"):
+        read_network(tmp_path / "d.npz")
+
+
+def test_json_write_is_atomic(tmp_path):
+    write_json(tmp_path / "sub" / "m.json", {"a": 1})
+    assert (tmp_path / "sub" / "m.json").read_text() == '{\n  "a": 1\n}\n'
+    assert os.listdir(tmp_path / "sub") == ["m.json"]

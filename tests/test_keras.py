@@ -1,0 +1,53 @@
+import jax
+import keras
+import numpy as np
+import pytest
+
+from nnreg.keras_training import build_model, get_network, keras_layer_widths, set_network, train
+from nnreg.network import count_params, init_network, mse
+from nnreg.optimizers import make_optimizer
+from nnreg.training import make_train_fn
+
+SIZES = (1, 10, 10, 10, 1)
+
+
+def test_layer_count_as_the_jax_models_or_as_the_lecture():
+    assert keras_layer_widths(SIZES, False) == [10, 10, 10, 1]
+    assert keras_layer_widths(SIZES, True) == [10, 10, 10, 10, 1]
+    assert build_model(SIZES, "tanh", 0.01).count_params() == 251
+    assert build_model(SIZES, "tanh", 0.01, lecture_layer_count=True).count_params() == 361
+
+
+def test_seeded_initialisation_is_deterministic():
+    keras.utils.set_random_seed(1234)
+    a = get_network(build_model(SIZES, "tanh", 0.01))
+    keras.utils.set_random_seed(1234)
+    b = get_network(build_model(SIZES, "tanh", 0.01))
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(u, v)
+    assert count_params(a) == 251
+
+
+def test_keras_with_the_jax_initial_weights_follows_gd(tiny_dataset):
+    """Same weights and learning rate: Keras's trajectory is hand GD's, to float tolerance."""
+    epochs, lr = 300, 0.001  # the JAX models' learning rate
+    initial = init_network(jax.random.PRNGKey(1234), SIZES)
+    model = build_model(SIZES, "tanh", lr)
+    set_network(model, initial)
+    k_net, k_hist, timing = train(model, *tiny_dataset, epochs=epochs, log_every=0)
+    gd_net, gd_hist = make_train_fn(make_optimizer("gd", lr), epochs)(initial, *tiny_dataset)
+
+    np.testing.assert_allclose(k_hist.train_loss, np.asarray(gd_hist.train_loss), rtol=1e-4)
+    np.testing.assert_allclose(k_hist.validate_loss, np.asarray(gd_hist.validate_loss), rtol=1e-4)
+    for u, v in zip(jax.tree.leaves(k_net), jax.tree.leaves(gd_net)):
+        np.testing.assert_allclose(u, np.asarray(v), rtol=1e-4, atol=1e-5)
+    assert float(k_hist.train_loss[-1]) < float(k_hist.train_loss[0])
+    assert timing.runtime_s > 0 and timing.platform in ("cpu", "gpu")
+    assert float(mse(k_net, *tiny_dataset[2:])) == pytest.approx(float(k_hist.validate_loss[-1]), rel=1e-4)
+
+
+def test_progress_lines(tiny_dataset):
+    lines = []
+    model = build_model((1, 3, 1), "tanh", 0.01)
+    train(model, *tiny_dataset, epochs=6, log_every=3, log=lines.append)
+    assert [l.split(" loss")[0] for l in lines] == ["keras: epoch 3/6", "keras: epoch 6/6"]

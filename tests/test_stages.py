@@ -1,0 +1,71 @@
+"""Each stage script as a process: one-line errors, nothing written on failure."""
+
+import sys
+
+import pytest
+
+from tests.conftest import copy_project
+from tests.helpers import TINY, run, write_params
+
+
+@pytest.fixture
+def project(tmp_path):
+    copy_project(tmp_path)
+    write_params(tmp_path, TINY)
+    return tmp_path
+
+
+def _bad(params, path, value):
+    import copy
+
+    p = copy.deepcopy(params)
+    node = p
+    *head, last = path.split(".")
+    for k in head:
+        node = node[k]
+    node[last] = value
+    return p
+
+
+@pytest.mark.parametrize(
+    "stage,key,value,rule",
+    [
+        (["stages/data.py"], "data.n_points", 1, "between 2 and"),
+        (["stages/train_jax.py", "gd"], "train.epochs", 0, "must be > 0"),
+        (["stages/train_jax.py", "optax_adam"], "models.optax_adam.learning_rate", -1.0, "must be > 0"),
+        (["stages/train_keras.py", "keras"], "network.activation", "swish", "must be one of"),
+        (["stages/evaluate.py", "gd"], "network.layer_sizes", [1, 5, 2], "starting and ending with 1"),
+    ],
+)
+def test_bad_params_stop_the_stage_with_one_line(project, stage, key, value, rule):
+    write_params(project, _bad(TINY, key, value))
+    proc = run(project, sys.executable, *stage, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and rule in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (project / "data").exists() and not (project / "models").exists()
+
+
+def test_unknown_model_and_missing_data(project):
+    proc = run(project, sys.executable, "stages/train_jax.py", "keras", check=False)
+    assert proc.returncode == 2 and "MODEL one of gd, optax_sgd, optax_adam" in proc.stderr
+    proc = run(project, sys.executable, "stages/train_jax.py", "gd", check=False)
+    assert proc.returncode == 2 and "data/dataset.npz: file not found" in proc.stderr
+
+
+def test_corrupt_dataset_names_the_file(project):
+    run(project, sys.executable, "stages/data.py")
+    (project / "data/dataset.npz").write_bytes(b"garbage" * 100)
+    proc = run(project, sys.executable, "stages/train_jax.py", "gd", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == proc.stderr.strip().splitlines()[0]
+    assert "data/dataset.npz: not a valid .npz file" in proc.stderr
+    assert not (project / "models").exists()
+
+
+def test_same_seed_gives_byte_identical_data(project):
+    run(project, sys.executable, "stages/data.py")
+    first = (project / "data/dataset.npz").read_bytes()
+    run(project, sys.executable, "stages/data.py")
+    assert (project / "data/dataset.npz").read_bytes() == first

@@ -1,0 +1,87 @@
+import jax
+import numpy as np
+import optax
+import pytest
+
+from nnreg.network import init_network, mse
+from nnreg.optimizers import gradient_descent, make_optimizer
+from nnreg.training import compile_and_time, make_train_fn
+from tests import reference
+
+SIZES = (1, 10, 10, 10, 1)
+
+
+def _train(model, dataset, epochs, lr=0.001, sizes=SIZES):
+    params = init_network(jax.random.PRNGKey(1234), sizes)
+    fn = make_train_fn(make_optimizer(model, lr), epochs)
+    return fn(params, *dataset)
+
+
+def _leaves(tree):
+    return [np.asarray(a) for a in jax.tree.leaves(tree)]
+
+
+def test_hand_gd_equals_optax_sgd_bit_for_bit(tiny_dataset):
+    gd_params, gd_hist = _train("gd", tiny_dataset, 300, lr=0.01)
+    sgd_params, sgd_hist = _train("optax_sgd", tiny_dataset, 300, lr=0.01)
+    for a, b in zip(_leaves((gd_params, gd_hist)), _leaves((sgd_params, sgd_hist))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gd_update_is_p_minus_lr_g():
+    grads = [jax.numpy.array([1.0, -2.0])]
+    updates, _ = gradient_descent(0.5).update(grads, gradient_descent(0.5).init(grads))
+    np.testing.assert_array_equal(np.asarray(updates[0]), [-0.5, 1.0])
+
+
+@pytest.mark.parametrize("model", ["gd", "optax_adam"])
+def test_loss_decreases_and_history_conventions(tiny_dataset, model):
+    params, hist = _train(model, tiny_dataset, 200, lr=0.01)
+    assert hist.train_loss.shape == hist.validate_loss.shape == (200,)
+    assert int(hist.first_nonfinite_epoch) == -1
+    assert float(hist.train_loss[-1]) < 0.5 * float(hist.train_loss[0])
+    # train_loss[e] is taken before epoch e's update, validate_loss[e] after it.
+    initial = init_network(jax.random.PRNGKey(1234), SIZES)
+    assert float(hist.train_loss[0]) == pytest.approx(float(mse(initial, tiny_dataset.x_train, tiny_dataset.y_train)), rel=1e-6)
+    assert float(hist.validate_loss[-1]) == pytest.approx(float(mse(params, tiny_dataset.x_validate, tiny_dataset.y_validate)), rel=1e-6)
+
+
+def test_lecture_numbers(lecture_dataset):
+    """The lecture's 4000 epochs on its data: its published MSEs, and its own code's results."""
+    d = lecture_dataset
+    results = {m: _train(m, d, 4000)[0] for m in ("gd", "optax_sgd", "optax_adam")}
+    for a, b in zip(_leaves(results["gd"]), _leaves(results["optax_sgd"])):
+        np.testing.assert_array_equal(a, b)
+    gd_val = float(mse(results["gd"], d.x_validate, d.y_validate))
+    gd_train = float(mse(results["gd"], d.x_train, d.y_train))
+    adam_val = float(mse(results["optax_adam"], d.x_validate, d.y_validate))
+    assert gd_val == pytest.approx(0.042119, abs=2e-5)
+    assert gd_train == pytest.approx(0.03996, abs=2e-5)
+    assert adam_val == pytest.approx(0.040869, abs=2e-4)
+
+    theta0 = reference.initialize_network(jax.random.PRNGKey(1234), SIZES)
+    lecture_gd = jax.jit(reference.train_gd, static_argnums=(3, 4))(theta0, d.x_train, d.y_train, 4000, 0.001)
+    lecture_adam = reference.train_optax(theta0, d.x_train, d.y_train, 4000, optax.adam(0.001))
+    for ours, lecture in [(results["gd"], lecture_gd), (results["optax_adam"], lecture_adam)]:
+        for a, b in zip(_leaves(ours), _leaves(lecture)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_compiles_once_and_times(tiny_dataset):
+    params = init_network(jax.random.PRNGKey(0), SIZES)
+    fn = make_train_fn(make_optimizer("gd", 0.01), 10)
+    fn(params, *tiny_dataset)
+    fn(params, *tiny_dataset)
+    assert fn._cache_size() == 1
+    (trained, hist), timing = compile_and_time(fn, (params, *tiny_dataset))
+    assert timing.compile_s > 0 and timing.runtime_s > 0 and timing.platform in ("cpu", "gpu")
+    np.testing.assert_array_equal(np.asarray(hist.train_loss), np.asarray(fn(params, *tiny_dataset)[1].train_loss))
+
+
+def test_divergence_is_detected_and_parameters_stay_finite(tiny_dataset):
+    params, hist = _train("gd", tiny_dataset, 100, lr=10.0)
+    first = int(hist.first_nonfinite_epoch)
+    assert 0 <= first < 100
+    assert np.all(np.isfinite(np.asarray(hist.train_loss[:first])))
+    assert not np.isfinite(float(hist.validate_loss[first])) or not np.isfinite(float(hist.train_loss[first]))
+    assert all(np.all(np.isfinite(a)) for a in _leaves(params))
