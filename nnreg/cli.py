@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Callable
 
 from nnreg import MODELS, NnregError
+
+# On a GPU, JAX takes 75 % of its memory per process by default; parallel stages or
+# queued experiments (`dvc queue start -j N`) would then fail to start. This network
+# needs a few MB. Set before JAX first touches a device (stages import this first).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 # Where the pipeline keeps its files (dvc.yaml lists the same paths).
 PARAMS = Path("params.yaml")

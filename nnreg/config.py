@@ -37,16 +37,14 @@ def _positive(x) -> bool:
 class DataParams:
     seed: int = field(default=14, metadata=_rule(lambda v: v >= 0, "must be >= 0"))
     n_points: int = field(default=400, metadata=_rule(lambda v: 2 <= v <= 10**7, "must be between 2 and 10000000"))
-    x_min: float = 0.0
-    x_max: float = 5.0
-    noise: float = field(default=0.2, metadata=_rule(lambda v: v >= 0, "must be >= 0"))
+    # Bounded so that float32 data stays finite.
+    x_min: float = field(default=0.0, metadata=_rule(lambda v: 0 <= v <= 1e6, "must be between 0 and 1e6, since y uses sqrt(x)"))
+    x_max: float = field(default=5.0, metadata=_rule(lambda v: v <= 1e6, "must be <= 1e6"))
+    noise: float = field(default=0.2, metadata=_rule(lambda v: 0 <= v <= 1e6, "must be between 0 and 1e6"))
 
     def check(self) -> None:
         if not self.x_max > self.x_min:
             raise ConfigError(f"data.x_max: must be greater than data.x_min (got {self.x_max} <= {self.x_min})")
-        if self.x_min < 0:
-            # y = sqrt(x) + sin(x): a negative x gives NaN targets.
-            raise ConfigError(f"data.x_min: must be >= 0, since y uses sqrt(x) (got {self.x_min})")
 
 
 def _layer_sizes_ok(v) -> bool:
@@ -144,7 +142,9 @@ def _build(cls, raw: Any, prefix: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in raw:
         if k not in fields:
-            dotted = f"{prefix}.{k}" if prefix else str(k)
+            # repr() for odd keys (newlines, non-strings), so the message stays one line.
+            shown = k if isinstance(k, str) and k.isprintable() and k.strip() == k and k else repr(k)
+            dotted = f"{prefix}.{shown}" if prefix else shown
             raise ConfigError(f"{dotted}: unknown key (known: {', '.join(fields)})")
     values = {}
     for name, f in fields.items():

@@ -23,16 +23,15 @@ def _mse(prediction: np.ndarray, y: np.ndarray) -> float:
 def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite_epoch: int = -1) -> dict:
     """The model's metrics: train_mse, validate_mse and whether training diverged.
 
-    A run whose loss went non-finite is `diverged` with its first bad epoch; its
-    MSEs are those of the last finite parameters (or NaN), never a silent number.
+    A run whose loss went non-finite is `diverged`, with its first bad epoch
+    (0-based), and its MSEs are null: a blown-up run must never pass for a result.
     """
     train_mse = _mse(predict(params, dataset.x_train, activation), dataset.y_train)
     validate_mse = _mse(predict(params, dataset.x_validate, activation), dataset.y_validate)
     diverged = first_nonfinite_epoch >= 0 or not (math.isfinite(train_mse) and math.isfinite(validate_mse))
     return {
-        # JSON has no NaN: a non-finite MSE is null, next to diverged: true.
-        "train_mse": train_mse if math.isfinite(train_mse) else None,
-        "validate_mse": validate_mse if math.isfinite(validate_mse) else None,
+        "train_mse": None if diverged else train_mse,
+        "validate_mse": None if diverged else validate_mse,
         "diverged": diverged,
         "first_nonfinite_epoch": int(first_nonfinite_epoch) if first_nonfinite_epoch >= 0 else None,
     }

@@ -93,13 +93,18 @@ def train(model, x, y, x_validate, y_validate, epochs: int, log_every: int = 0, 
     model.set_weights(initial)
     model.optimizer.iterations.assign(0)
 
-    callbacks = [_Progress(epochs, log_every, log)] if log_every else []
+    # Stop at the first non-finite loss, as the JAX loop does (it masks instead).
+    callbacks = [keras.callbacks.TerminateOnNaN()] + ([_Progress(epochs, log_every, log)] if log_every else [])
     start = time.perf_counter()
     fit = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_args)
     runtime_s = time.perf_counter() - start
 
-    train_loss = np.asarray(fit.history["loss"], dtype=np.float32)
-    validate_loss = np.asarray(fit.history["val_loss"], dtype=np.float32)
+    # After TerminateOnNaN the history is short: pad it with NaN to `epochs` entries.
+    train_loss = np.full(epochs, np.nan, dtype=np.float32)
+    validate_loss = np.full(epochs, np.nan, dtype=np.float32)
+    done = fit.history.get("loss", [])
+    train_loss[: len(done)] = done
+    validate_loss[: len(fit.history.get("val_loss", []))] = fit.history.get("val_loss", [])
     bad = np.flatnonzero(~(np.isfinite(train_loss) & np.isfinite(validate_loss)))
     history = History(train_loss, validate_loss, np.int32(bad[0] if bad.size else -1))
     device, platform = device_info()

@@ -33,8 +33,9 @@ def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh") -
     """Builds `train(params, x, y, x_validate, y_validate) -> (params, History)`, jitted.
 
     Full-batch gradient descent with `optimizer` for `epochs` epochs. Once a loss
-    is not finite (divergence), the parameters stop changing: the history keeps the
-    non-finite losses and `first_nonfinite_epoch` says where it began.
+    is not finite (divergence), the parameters stop changing (the last finite ones
+    are returned), later losses are recorded as NaN, and `first_nonfinite_epoch`
+    says where it began.
     """
 
     def loss(params, x, y):
@@ -50,14 +51,17 @@ def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh") -
             new_params = apply_updates(params, updates)
             validate_loss = loss(new_params, x_validate, y_validate)
             bad = ~(jnp.isfinite(train_loss) & jnp.isfinite(validate_loss))
-            first_bad = jnp.where((first_bad < 0) & bad, index, first_bad)
-            # Keep the last finite parameters once training has blown up: a select
-            # per leaf, which leaves the healthy path's bits unchanged.
-            keep = first_bad >= 0
+            already_bad = first_bad >= 0
+            first_bad = jnp.where(~already_bad & bad, index, first_bad)
+            # Once training has blown up, keep the last finite parameters and record
+            # NaN losses: a select per leaf, which leaves the healthy path's bits unchanged.
+            stop = first_bad >= 0
             params, opt_state = jax.tree.map(
-                lambda old, new: jnp.where(keep, old, new), (params, opt_state), (new_params, new_state)
+                lambda old, new: jnp.where(stop, old, new), (params, opt_state), (new_params, new_state)
             )
-            return (params, opt_state, first_bad), (train_loss, validate_loss)
+            nan = jnp.float32(jnp.nan)
+            losses = (jnp.where(already_bad, nan, train_loss), jnp.where(already_bad, nan, validate_loss))
+            return (params, opt_state, first_bad), losses
 
         init = (params, optimizer.init(params), jnp.int32(-1))
         (params, _, first_bad), (train_losses, validate_losses) = jax.lax.scan(

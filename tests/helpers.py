@@ -74,3 +74,14 @@ def ran_stages(repro_output: str) -> set[str]:
     found = re.findall(r"Running stage '([^']+)'", repro_output)
     found += re.findall(r"Stage '([^']+)' is cached", repro_output)
     return set(found)
+
+
+def lock_md5s(root: Path) -> dict[str, str]:
+    """Every output's md5 in dvc.lock, by path."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def deterministic(md5s: dict[str, str]) -> dict[str, str]:
+    """The outputs that must not change between runs: all but timing and the runtime-bearing summary."""
+    return {p: m for p, m in md5s.items() if "timing" not in p and "summary" not in p and "images" not in p}

@@ -84,4 +84,17 @@ def test_divergence_is_detected_and_parameters_stay_finite(tiny_dataset):
     assert 0 <= first < 100
     assert np.all(np.isfinite(np.asarray(hist.train_loss[:first])))
     assert not np.isfinite(float(hist.validate_loss[first])) or not np.isfinite(float(hist.train_loss[first]))
+    assert np.all(np.isnan(np.asarray(hist.train_loss[first + 1:])))
+    assert np.all(np.isnan(np.asarray(hist.validate_loss[first + 1:])))
     assert all(np.all(np.isfinite(a)) for a in _leaves(params))
+
+
+def test_divergence_reaches_the_metrics_as_null(tiny_dataset):
+    from nnreg.evaluate import evaluate
+
+    params, hist = _train("optax_adam", tiny_dataset, 50, lr=1e30)
+    metrics = evaluate(params, tiny_dataset, "tanh", int(hist.first_nonfinite_epoch))
+    assert metrics["diverged"] is True and metrics["first_nonfinite_epoch"] == int(hist.first_nonfinite_epoch)
+    assert metrics["train_mse"] is None and metrics["validate_mse"] is None
+    healthy = evaluate(*_train("gd", tiny_dataset, 5)[:1], tiny_dataset, "tanh")
+    assert healthy["diverged"] is False and healthy["train_mse"] > 0

@@ -1,0 +1,157 @@
+"""Determinism and faults, with the real DVC: reruns, interruptions, damaged outputs,
+divergence, parallel queued experiments and a broken dvc.yaml."""
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from nnreg.config import parse_params
+from nnreg.data import make_dataset
+from nnreg.evaluate import evaluate
+from nnreg.network import init_network
+from nnreg.optimizers import make_optimizer
+from nnreg.training import make_train_fn
+from tests.helpers import TINY, deterministic, dvc, env_for, lock_md5s, make_repo, run
+
+pytestmark = pytest.mark.integration
+
+# Keras runs long enough (~1.5 ms an epoch) to be interrupted mid-fit.
+PARAMS = copy.deepcopy(TINY)
+PARAMS["train"] = {"epochs": 2000, "log_every": 100}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run: its dvc.lock md5s."""
+    root = make_repo(tmp_path_factory.mktemp("reference"), PARAMS)
+    dvc(root, "repro")
+    return root, lock_md5s(root)
+
+
+def test_two_runs_from_scratch_give_the_same_bytes(reference, tmp_path):
+    _, first = reference
+    root = make_repo(tmp_path, PARAMS)
+    dvc(root, "repro")
+    second = lock_md5s(root)
+    assert set(first) == set(second)
+    assert deterministic(second) == deterministic(first)
+    # data; each model: model, history, metrics, fit; the plots/data folder
+    assert len(deterministic(first)) == 1 + 4 * 4 + 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_training_then_repro_gives_the_uninterrupted_results(reference, tmp_path, sig):
+    root = make_repo(tmp_path, PARAMS)
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env_for(root),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("keras: epoch"):  # mid-fit
+            os.killpg(proc.pid, sig)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode != 0, "".join(seen)
+    # Nothing a later stage could read: outputs are renamed into place only when complete.
+    assert not (root / "models/keras.npz").exists()
+    assert not (root / "metrics/timing/keras.json").exists()
+    assert not list(root.glob("models/*.tmp")) and not list(root.glob("plots/history/*.tmp"))
+    dvc(root, "repro")
+    assert deterministic(lock_md5s(root)) == deterministic(reference[1])
+
+
+def test_deleted_or_corrupted_outputs_are_restored(reference):
+    root, md5s = reference
+    (root / "models/gd.npz").unlink()
+    (root / "data/dataset.npz").write_bytes(b"\x00garbage" * 50)
+    assert {"data", "train@gd"} <= set(json.loads(dvc(root, "status", "--json").stdout))
+    dvc(root, "repro")
+    assert deterministic(lock_md5s(root)) == deterministic(md5s)
+    assert np.load(root / "data/dataset.npz")["x_train"].shape == (24, 1)
+
+    (root / "models/optax_adam.npz").write_bytes(b"not an npz")
+    dvc(root, "checkout", "--force", "models/optax_adam.npz")
+    assert run(root, "md5sum", "models/optax_adam.npz").stdout.split()[0] == md5s["models/optax_adam.npz"]
+    assert json.loads(dvc(root, "status", "--json").stdout or "{}") == {}
+
+
+def test_divergence_is_recorded_not_reported_as_a_result(reference):
+    root, _ = reference
+    out = dvc(root, "exp", "run", "-S", "models.gd.learning_rate=10.0", "-S", "models.keras.learning_rate=10.0").stdout
+    assert "DIVERGED" in out
+    for model in ("gd", "keras"):
+        metrics = json.loads((root / f"metrics/{model}.json").read_text())
+        assert metrics["diverged"] is True and metrics["first_nonfinite_epoch"] >= 0
+        assert metrics["train_mse"] is None and metrics["validate_mse"] is None
+    assert json.loads((root / "metrics/optax_adam.json").read_text())["diverged"] is False
+    assert "Pure JAX (hand-coded GD) **diverged at epoch" in (root / "plots/summary.md").read_text()
+    history = (root / "plots/history/gd.csv").read_text().splitlines()
+    assert len(history) == 1 + PARAMS["train"]["epochs"] and history[-1].endswith("nan,nan")
+    run(root, "git", "checkout", "-q", "params.yaml")
+    dvc(root, "repro")
+
+
+def test_a_dvc_yaml_pointing_at_a_missing_file_fails_clearly(reference):
+    root, _ = reference
+    text = (root / "dvc.yaml").read_text()
+    try:
+        (root / "dvc.yaml").write_text(text.replace("- stages/data.py\n", "- stages/data.py\n      - nnreg/missing.py\n", 1))
+        proc = dvc(root, "repro", check=False)
+        assert proc.returncode != 0
+        assert "nnreg/missing.py" in proc.stderr + proc.stdout
+    finally:
+        (root / "dvc.yaml").write_text(text)
+
+
+def _expected_gd_metrics(params: dict) -> dict:
+    """What the pipeline must report for gd under `params`, computed in this process."""
+    p = parse_params(params)
+    dataset = make_dataset(p.data)
+    net = init_network(jax.random.PRNGKey(p.network.init_seed), p.network.layer_sizes)
+    fn = make_train_fn(make_optimizer("gd", p.models.gd.learning_rate), p.train.epochs, p.network.activation)
+    trained, history = fn(net, *dataset)
+    return evaluate(trained, dataset, p.network.activation, int(history.first_nonfinite_epoch))
+
+
+def test_parallel_queued_experiments_each_get_their_own_metrics(tmp_path):
+    root = make_repo(tmp_path, TINY)
+    dvc(root, "repro")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-qm", "baseline")
+    rates = ["0.003", "0.02", "0.05"]
+    for lr in rates:
+        dvc(root, "exp", "run", "--queue", "-S", f"models.gd.learning_rate={lr}", "-n", f"lr-{lr}")
+    dvc(root, "queue", "start", "-j", "2")
+    deadline = time.time() + 400
+    while time.time() < deadline:
+        status = dvc(root, "queue", "status").stdout
+        if sum(s in status for s in ("Queued", "Running")) == 0 and status.count("Success") >= 3:
+            break
+        assert "Failed" not in status, status
+        time.sleep(3)
+    else:
+        raise AssertionError(f"queue did not finish: {status}")
+    params = copy.deepcopy(TINY)
+    for lr in rates:
+        params["models"]["gd"]["learning_rate"] = float(lr)
+        expected = _expected_gd_metrics(params)
+        shown = _exp_metrics(root, f"lr-{lr}")
+        assert shown["train_mse"] == expected["train_mse"] and shown["validate_mse"] == expected["validate_mse"]
+        assert shown["diverged"] is False
+    dvc(root, "queue", "stop", check=False)
+
+
+def _exp_metrics(root, name: str) -> dict:
+    """metrics/gd.json as committed in experiment `name`."""
+    ref = [line.split()[0] for line in run(root, "git", "for-each-ref", "refs/exps").stdout.splitlines()
+           if line.endswith(f"/{name}")]
+    assert len(ref) == 1, name
+    return json.loads(run(root, "git", "show", f"{ref[0]}:metrics/gd.json").stdout)

@@ -1,0 +1,124 @@
+"""Property-based tests: generated params files either load or fail with one line naming the key.
+
+Hypothesis mutates the lecture's params (wrong types, missing and unknown keys,
+extreme values, empty lists, unicode, huge numbers) and also feeds raw text. The
+in-process properties run many cases; a smaller set goes through the real data
+stage as a process, checking the exit status, stderr and that nothing is written.
+"""
+
+import copy
+import string
+import sys
+
+import hypothesis.strategies as st
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+
+from nnreg.config import ConfigError, Params, load_params, parse_params, to_dict
+from tests.conftest import copy_project
+from tests.helpers import run
+
+DEFAULT = to_dict(Params())
+
+
+def _paths(node, prefix=()):
+    """Every key path of the default params, leaves and sections."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+
+
+PATHS = list(_paths(DEFAULT))
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+    st.sampled_from([0, 1, 2, -1, 1e-300, 1e300, 4096, 4097, 10**7, "tanh", "relu", "🙂", "", "1e3"]),
+)
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+                      max_leaves=8)
+keys = st.one_of(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=10), st.integers(), st.just("size"))
+
+
+@st.composite
+def mutated_params(draw):
+    """The default params with one to three mutations: set, delete or add a key."""
+    raw = copy.deepcopy(DEFAULT)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(PATHS))
+        parent = raw
+        try:
+            for k in path[:-1]:
+                parent = parent[k]
+        except (KeyError, TypeError):
+            continue
+        if not isinstance(parent, dict):
+            continue
+        action = draw(st.sampled_from(["set", "delete", "add"]))
+        if action == "set":
+            parent[path[-1]] = draw(values)
+        elif action == "delete":
+            parent.pop(path[-1], None)
+        else:
+            parent[draw(keys)] = draw(values)
+    return raw
+
+
+def _check_one_line_naming_a_key(message: str):
+    assert "\n" not in message and "Traceback" not in message
+    head = message.split(":", 1)[0]
+    assert head, message
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_params())
+def test_mutated_params_load_or_fail_naming_the_key(raw):
+    try:
+        p = parse_params(raw)
+    except ConfigError as e:
+        message = str(e)
+        _check_one_line_naming_a_key(message)
+        key = message.split(":", 1)[0]
+        top = key.split(".")[0].split("[")[0]
+        assert top in DEFAULT or top == "params" or "unknown key" in message, message
+        return
+    # It loaded: then every value obeys its rule.
+    assert p.data.x_max > p.data.x_min >= 0 and 2 <= p.data.n_points <= 10**7
+    assert p.network.layer_sizes[0] == p.network.layer_sizes[-1] == 1 and p.train.epochs > 0
+    assert all(m.learning_rate > 0 for m in (p.models.keras, p.models.gd, p.models.optax_sgd, p.models.optax_adam))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(string.printable) + ["é", "🙂", "\u200b"]), max_size=200))
+def test_any_text_loads_or_fails_with_one_line(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_params(path)
+    except ConfigError as e:
+        _check_one_line_naming_a_key(str(e))
+        assert str(e).startswith(str(path))
+
+
+@pytest.mark.integration
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=mutated_params())
+def test_the_data_stage_runs_or_stops_with_one_line(tmp_path_factory, raw):
+    root = copy_project(tmp_path_factory.mktemp("stage"))
+    if isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("n_points"), int) and raw["data"]["n_points"] > 10**4:
+        raw["data"]["n_points"] = 10**4  # keep a valid case fast
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    proc = run(root, sys.executable, "stages/data.py", check=False)
+    if proc.returncode == 0:
+        assert (root / "data/dataset.npz").exists()
+    else:
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: params.yaml: ") and "Traceback" not in proc.stderr
+        assert not (root / "data").exists()
