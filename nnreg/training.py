@@ -7,13 +7,15 @@ call. Nothing inside it prints or touches disk.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from nnreg.network import Network, mse
-from nnreg.optimizers import Optimizer
+
+if TYPE_CHECKING:  # a type only: train@keras imports this module but not the optimizers
+    from nnreg.optimizers import Optimizer
 
 
 class History(NamedTuple):
@@ -29,7 +31,7 @@ def apply_updates(params, updates):
     return jax.tree.map(lambda p, u: p + u, params, updates)
 
 
-def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh") -> Callable:
+def make_train_fn(optimizer: "Optimizer", epochs: int, activation: str = "tanh") -> Callable:
     """Builds `train(params, x, y, x_validate, y_validate) -> (params, History)`, jitted.
 
     Full-batch gradient descent with `optimizer` for `epochs` epochs. Once a loss

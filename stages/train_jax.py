@@ -28,6 +28,8 @@ def main(argv):
             f"val_loss {float(history.validate_loss[epoch]):.6f}")
     log(f"{model}: {train.epochs} epochs on {timing.device} in {timing.runtime_s:.4f} s "
         f"(compile {timing.compile_s:.3f} s)")
+    if int(history.first_nonfinite_epoch) >= 0:
+        log(f"{model}: DIVERGED at epoch {int(history.first_nonfinite_epoch)}: kept the last finite parameters")
 
     write_network(model_path(model), trained)
     write_history(history_path(model), history)

@@ -21,6 +21,8 @@ def main(argv):
                                      log_every=params.train.log_every, log=log)
     log(f"keras: {params.train.epochs} epochs on {timing.device} in {timing.runtime_s:.2f} s "
         f"(compile {timing.compile_s:.2f} s)")
+    if int(history.first_nonfinite_epoch) >= 0:
+        log(f"keras: DIVERGED at epoch {int(history.first_nonfinite_epoch)}: stopped (TerminateOnNaN)")
 
     write_network(model_path("keras"), trained)
     write_history(history_path("keras"), history)
