@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # The whole pipeline and the benchmarks on a GPU machine that has JAX (with CUDA) but
-# not keras/dvc: carry their wheels in .whl/ (see README, "On a GPU"). Every step has
-# its own time limit, so a hang costs minutes, not the whole lease.
-# Usage, from the repo root:  OUT=/some/dir bash benchmarks/gpu_run.sh
+# not keras/dvc: carry their wheels in .whl/ (see README, "On a GPU"). It works on a
+# copy of the repo in a temporary folder (the copy gets a fresh git repo so that `dvc
+# metrics diff` compares the GPU's results with the committed CPU ones); your checkout
+# is not touched. Every step has its own time limit, so a hang costs minutes, not the
+# whole lease.  Usage, from the repo root:  OUT=/some/dir bash benchmarks/gpu_run.sh
 set -u
 OUT=${OUT:-/tmp/nnreg-gpu}; mkdir -p "$OUT"
 step() { local limit=$1; shift; echo "+ $*"; timeout "$limit" "$@"; local rc=$?; [ $rc = 124 ] && echo "TIMED OUT after ${limit}s: $*"; return $rc; }
 
 PY3=$(python3 -c "import sys; print(sys.executable)")
 step 120 "$PY3" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+work=$(mktemp -d) && cp -a . "$work/" && cd "$work" && rm -rf .git .venv data models
 export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax DVC_NO_ANALYTICS=1 PYTHONUNBUFFERED=1
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec %s "$@"\n' "$PY3" > /tmp/bin/python && chmod +x /tmp/bin/python
 export PATH=/tmp/bin:$PATH
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-step 60 python -c "import jax; print('jax', jax.__version__, jax.devices())" || exit 1
+step 60 python -c "import jax; print('jax', jax.__version__)" || exit 1
+step 60 python -c "import jax; print(jax.devices())" || exit 1
 step 60 python -c "import keras, optax, dvc.version as v; print('keras', keras.__version__, 'optax', optax.__version__, 'dvc', v.__version__)" || exit 1
-rm -rf .git && git init -q && git add -A && git -c user.email=gpu@nnreg -c user.name=gpu commit -qm "committed (CPU) results"
+git init -q && git add -A && git -c user.email=gpu@nnreg -c user.name=gpu commit -qm "committed (CPU) results"
 step 300 python -m dvc repro 2>&1 | tee "$OUT/repro.log" | grep -vE "^(gd|optax_sgd|optax_adam|keras): epoch"
 step 60 python -m dvc metrics diff --precision 8 2>&1 | tee "$OUT/metrics_diff.txt"
 cp plots/summary.md "$OUT/summary.md"

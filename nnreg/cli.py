@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Callable
 
 from nnreg import MODELS, NnregError
+from nnreg.io import write_history, write_json, write_network
 
 # On a GPU, JAX takes 75 % of its memory per process by default; parallel stages or
 # queued experiments (`dvc queue start -j N`) would then fail to start. This network
-# needs a few MB. Set before JAX first touches a device (stages import this first).
+# needs a few MB. JAX reads this when it first touches a device, which no stage does
+# before importing this module.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 # Where the pipeline keeps its files (dvc.yaml lists the same paths).
@@ -39,6 +41,11 @@ def fit_path(model: str) -> Path:
     return Path("plots/fit") / f"{model}.csv"
 
 
+def progress_every(epochs: int) -> int:
+    """Epochs between progress lines: eight lines a run (not a param, so changing it reruns nothing)."""
+    return max(1, epochs // 8)
+
+
 def model_arg(argv: list[str], allowed=MODELS) -> str:
     """The one command-line argument of a per-model stage."""
     if len(argv) != 2 or argv[1] not in allowed:
@@ -48,6 +55,17 @@ def model_arg(argv: list[str], allowed=MODELS) -> str:
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def write_training_outputs(model: str, trained, history, timing, versions: dict) -> None:
+    """A trainer's three outputs (model, per-epoch losses, timing) and its closing log lines."""
+    log(f"{model}: {len(history.train_loss)} epochs on {timing.device} in {timing.runtime_s:.4f} s "
+        f"(compile {timing.compile_s:.3f} s)")
+    if int(history.first_nonfinite_epoch) >= 0:
+        log(f"{model}: DIVERGED at epoch {int(history.first_nonfinite_epoch)}")
+    write_network(model_path(model), trained)
+    write_history(history_path(model), history)
+    write_json(timing_path(model), {"model": model, **timing._asdict(), **versions})
 
 
 def run_stage(main: Callable[[list[str]], None]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,6 @@ class NetworkParams:
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int = field(default=4000, metadata=_rule(lambda v: 0 < v <= 10**7, "must be > 0 and <= 10000000"))
-    log_every: int = field(default=500, metadata=_rule(_positive, "must be > 0"))
 
 
 _LR_RULE = _rule(_positive, "must be > 0")
@@ -101,6 +101,15 @@ class Params:
     models: ModelsParams = ModelsParams()
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 40, 40, 6, 4, 3
+
+
+def _show(value) -> str:
+    """A short one-line repr, cheap even for a huge or deeply nested value."""
+    return _REPR.repr(value)
+
+
 def _type_name(tp) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
 
@@ -112,7 +121,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if typing.get_origin(tp) is tuple:
         (item_tp, _) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: must be a list of integers (got {value!r:.60})")
+            raise ConfigError(f"{key}: must be a list of integers (got {_show(value)})")
         return tuple(_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
     # bool is a subclass of int in Python; a YAML `true` is never a number here.
     if tp is bool:
@@ -128,7 +137,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     else:
         ok = isinstance(value, tp)
     if not ok:
-        raise ConfigError(f"{key}: must be {_type_name(tp)} (got {value!r:.60})")
+        raise ConfigError(f"{key}: must be {_type_name(tp)} (got {_show(value)})")
     if tp is int and abs(value) > 2**31 - 1:
         raise ConfigError(f"{key}: must fit in 32 bits (got {value})")
     return value
@@ -137,7 +146,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
 def _build(cls, raw: Any, prefix: str):
     where = prefix or "params"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a mapping of keys to values (got {raw!r:.60})")
+        raise ConfigError(f"{where}: must be a mapping of keys to values (got {_show(raw)})")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in raw:
@@ -154,7 +163,7 @@ def _build(cls, raw: Any, prefix: str):
         value = _convert(raw[name], hints[name], key)
         rule = f.metadata.get("rule")
         if rule is not None and not rule[0](value):
-            raise ConfigError(f"{key}: {rule[1]} (got {value!r:.60})")
+            raise ConfigError(f"{key}: {rule[1]} (got {_show(value)})")
         values[name] = value
     obj = cls(**values)
     if hasattr(obj, "check"):
@@ -182,6 +191,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a params file") from None
     if raw is None:
         raise ConfigError(f"{path}: empty file")
     try:

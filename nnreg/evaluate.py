@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from nnreg.data import Dataset
-from nnreg.network import Network, forward
+from nnreg.network import Network, forward, mse
 
 
 def predict(params: Network, x, activation: str) -> np.ndarray:
     """Network outputs for inputs x: (n, 1) -> (n, 1), as float32 numpy."""
-    return np.asarray(forward([type(l)(*map(jnp.asarray, l)) for l in params], jnp.asarray(x), activation))
-
-
-def _mse(prediction: np.ndarray, y: np.ndarray) -> float:
-    return float(jnp.mean((jnp.asarray(prediction) - jnp.asarray(y)) ** 2))
+    return np.asarray(forward(jax.tree.map(jnp.asarray, params), jnp.asarray(x), activation))
 
 
 def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite_epoch: int = -1) -> dict:
@@ -26,8 +23,9 @@ def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite
     A run whose loss went non-finite is `diverged`, with its first bad epoch
     (0-based), and its MSEs are null: a blown-up run must never pass for a result.
     """
-    train_mse = _mse(predict(params, dataset.x_train, activation), dataset.y_train)
-    validate_mse = _mse(predict(params, dataset.x_validate, activation), dataset.y_validate)
+    params = jax.tree.map(jnp.asarray, params)
+    train_mse = float(mse(params, dataset.x_train, dataset.y_train, activation))
+    validate_mse = float(mse(params, dataset.x_validate, dataset.y_validate, activation))
     diverged = first_nonfinite_epoch >= 0 or not (math.isfinite(train_mse) and math.isfinite(validate_mse))
     return {
         "train_mse": None if diverged else train_mse,

@@ -19,13 +19,16 @@ import numpy as np
 
 from nnreg import NnregError
 from nnreg.data import Dataset
-from nnreg.network import LayerParams, Network
 
 DATASET_KEYS = Dataset._fields
 
 
 class DataFileError(NnregError):
     """A missing, unreadable or malformed data or model file; the message names it."""
+
+
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -55,11 +58,14 @@ def write_json(path: str | Path, obj) -> None:
 def read_json(path: str | Path) -> dict:
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataFileError(f"{path}: not a valid JSON file ({e})") from None
+        raise DataFileError(f"{path}: not a valid JSON file ({_one_line(e)})") from None
+    if not isinstance(obj, dict):
+        raise DataFileError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -87,7 +93,7 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
     except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError, ...
-        raise DataFileError(f"{path}: not a valid .npz file ({type(e).__name__}: {e})") from None
+        raise DataFileError(f"{path}: not a valid .npz file ({_one_line(e)})") from None
 
 
 def write_dataset(path: str | Path, dataset: Dataset) -> None:
@@ -114,7 +120,7 @@ def read_dataset(path: str | Path) -> Dataset:
     return Dataset(*(arrays[k] for k in DATASET_KEYS))
 
 
-def write_network(path: str | Path, params: Network) -> None:
+def write_network(path: str | Path, params) -> None:
     """Saves a (W, b) layer list as W0, b0, W1, b1, ... in an .npz."""
     arrays = {}
     for i, layer in enumerate(params):
@@ -123,8 +129,10 @@ def write_network(path: str | Path, params: Network) -> None:
     write_npz(path, arrays)
 
 
-def read_network(path: str | Path) -> Network:
+def read_network(path: str | Path):
     """Loads and checks a network saved by `write_network`: chained (in, out), (1, out) layers of size 1 -> 1."""
+    from nnreg.network import LayerParams  # here, so that the data stage does not depend on network.py
+
     arrays = read_npz(path)
     n = len(arrays) // 2
     expected = {f"{p}{i}" for i in range(n) for p in "Wb"}
@@ -154,17 +162,23 @@ def write_csv(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def read_csv(path: str | Path):
-    """A CSV written by `write_csv`, as a pandas DataFrame."""
+def read_csv(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
+    """A CSV written by `write_csv` with exactly `columns`, all numeric, as float64 arrays."""
     import pandas as pd
 
     path = Path(path)
     try:
-        return pd.read_csv(path)
+        df = pd.read_csv(path)
     except FileNotFoundError:
         raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
     except Exception as e:
-        raise DataFileError(f"{path}: not a valid CSV file ({type(e).__name__}: {e})") from None
+        raise DataFileError(f"{path}: not a valid CSV file ({_one_line(e)})") from None
+    if list(df.columns) != columns or len(df) == 0:
+        raise DataFileError(f"{path}: expected columns {','.join(columns)} and at least one row")
+    try:
+        return {k: df[k].to_numpy(dtype=np.float64) for k in columns}
+    except (ValueError, TypeError):
+        raise DataFileError(f"{path}: holds values that are not numbers") from None
 
 
 def write_history(path: str | Path, history) -> None:
@@ -176,10 +190,7 @@ def write_history(path: str | Path, history) -> None:
 
 def read_history(path: str | Path) -> dict[str, np.ndarray]:
     """A history CSV as float arrays, with `first_nonfinite_epoch` (0-based, -1 if none)."""
-    df = read_csv(path)
-    if list(df.columns) != ["epoch", "train_loss", "validate_loss"] or len(df) == 0:
-        raise DataFileError(f"{path}: expected columns epoch,train_loss,validate_loss and at least one row")
-    out = {k: df[k].to_numpy(dtype=np.float64) for k in df.columns}
+    out = read_csv(path, ["epoch", "train_loss", "validate_loss"])
     bad = np.flatnonzero(~(np.isfinite(out["train_loss"]) & np.isfinite(out["validate_loss"])))
     out["first_nonfinite_epoch"] = int(bad[0]) if bad.size else -1
     return out

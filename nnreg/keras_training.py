@@ -15,9 +15,7 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 
-if keras.backend.backend() != "jax":
-    raise ImportError(f"nnreg needs Keras's JAX backend, but KERAS_BACKEND={keras.backend.backend()!r}")
-
+from nnreg import NnregError  # noqa: E402
 from nnreg.network import LayerParams, Network  # noqa: E402
 from nnreg.training import History, Timing, device_info  # noqa: E402
 
@@ -41,6 +39,8 @@ def build_model(layer_sizes: Sequence[int], activation: str, learning_rate: floa
     Keras's default initialisers (Glorot-uniform kernels, zero biases) draw from
     Keras's global seed: set it with `keras.utils.set_random_seed` before calling.
     """
+    if keras.backend.backend() != "jax":
+        raise NnregError(f"nnreg needs Keras's JAX backend, but KERAS_BACKEND={keras.backend.backend()!r}")
     widths = keras_layer_widths(layer_sizes, lecture_layer_count)
     model = keras.Sequential([keras.Input(shape=(layer_sizes[0],))])
     for w in widths[:-1]:
@@ -93,7 +93,8 @@ def train(model, x, y, x_validate, y_validate, epochs: int, log_every: int = 0, 
     model.set_weights(initial)
     model.optimizer.iterations.assign(0)
 
-    # Stop at the first non-finite loss, as the JAX loop does (it masks instead).
+    # Stop at the epoch whose training loss is not finite (the JAX loop masks instead,
+    # keeping the last finite parameters; Keras's saved weights are the non-finite ones).
     callbacks = [keras.callbacks.TerminateOnNaN()] + ([_Progress(epochs, log_every, log)] if log_every else [])
     start = time.perf_counter()
     fit = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_args)

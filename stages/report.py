@@ -16,7 +16,7 @@ def main(argv):
     metrics = {m: read_json(metrics_path(m)) for m in MODELS}
     timings = {m: read_json(timing_path(m)) for m in MODELS}
     histories = {m: read_history(history_path(m)) for m in MODELS}
-    fits = {m: read_csv(fit_path(m)) for m in MODELS}
+    fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in MODELS}
 
     write_csv(PLOTS / "data/train.csv", {"x": dataset.x_train, "y": dataset.y_train})
     write_csv(PLOTS / "data/validate.csv", {"x": dataset.x_validate, "y": dataset.y_validate})
@@ -29,7 +29,7 @@ def main(argv):
     figures = {
         "data.png": report.data_figure(*dataset),
         "fits.png": report.fits_figure(dataset.x_validate, dataset.y_validate,
-                                       {m: fits[m]["prediction"].to_numpy() for m in MODELS}, diverged),
+                                       {m: fits[m]["prediction"] for m in MODELS}, diverged),
         "loss.png": report.loss_figure(histories),
         "summary.png": report.summary_figure(rows),
     }

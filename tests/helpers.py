@@ -15,7 +15,7 @@ from tests.conftest import REPO, copy_project
 TINY = {
     "data": {"seed": 14, "n_points": 24, "x_min": 0.0, "x_max": 5.0, "noise": 0.2},
     "network": {"layer_sizes": [1, 6, 6, 1], "activation": "tanh", "init_seed": 1234},
-    "train": {"epochs": 30, "log_every": 10},
+    "train": {"epochs": 30},
     "models": {
         "keras": {"learning_rate": 0.01, "lecture_layer_count": False},
         "gd": {"learning_rate": 0.01},

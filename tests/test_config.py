@@ -104,7 +104,11 @@ def test_bad_params_fail_naming_the_key_and_rule(key, value, rule):
 
 
 def test_files_that_are_not_params(tmp_path):
-    for text, expected in [("data: [1, 2\n", "not valid YAML"), ("", "empty file"), ("- 1\n- 2\n", "must be a mapping")]:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    for text, expected in [("data: [1, 2\n", "not valid YAML"), ("", "empty file"), ("- 1\n- 2\n", "must be a mapping"),
+                           ("[" * 5000 + "]" * 5000, "nested too deeply|must be a mapping"),
+                           (laughs, "unknown key")]:
         path = tmp_path / "params.yaml"
         path.write_text(text)
         with pytest.raises(ConfigError, match=expected) as err:

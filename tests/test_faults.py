@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 # Keras runs long enough (~1.5 ms an epoch) to be interrupted mid-fit.
 PARAMS = copy.deepcopy(TINY)
-PARAMS["train"] = {"epochs": 2000, "log_every": 100}
+PARAMS["train"] = {"epochs": 2000}
 
 
 @pytest.fixture(scope="module")

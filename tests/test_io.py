@@ -63,3 +63,57 @@ def test_json_write_is_atomic(tmp_path):
     write_json(tmp_path / "sub" / "m.json", {"a": 1})
     assert (tmp_path / "sub" / "m.json").read_text() == '{\n  "a": 1\n}\n'
     assert os.listdir(tmp_path / "sub") == ["m.json"]
+
+
+def test_a_write_killed_before_the_rename_leaves_the_old_file(tmp_path):
+    """SIGKILL in the middle of an atomic write: the path holds the old bytes, never half the new."""
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "model.npz"
+    target.write_bytes(b"old")
+    child = (
+        "import os, signal, sys\n"
+        "from nnreg import io\n"
+        "os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # die after writing the temp file\n"
+        "io.atomic_write_bytes(sys.argv[1], b'new' * 100000)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", child, str(target)], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert target.read_bytes() == b"old"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model.npz"]
+    assert all(name.startswith(".model.npz.") and name.endswith(".tmp") for name in leftovers)
+
+
+def test_a_failed_write_leaves_no_trace(tmp_path, monkeypatch):
+    import nnreg.io as io
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        io.atomic_write_bytes(tmp_path / "m.json", b"{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_csv_and_json_name_the_file_in_one_line(tmp_path):
+    from nnreg.io import read_csv, read_history, read_json
+
+    bad = tmp_path / "h.csv"
+    bad.write_text('epoch,train_loss,validate_loss\n1,"unclosed\n2,0.1,0.2,9,9\n')
+    for call in (lambda: read_history(bad), lambda: read_csv(bad, ["x", "y", "prediction"])):
+        with pytest.raises(DataFileError) as err:
+            call()
+        assert "h.csv" in str(err.value) and "\n" not in str(err.value)
+    bad.write_text("epoch,train_loss,validate_loss\n1,abc,0.2\n")
+    with pytest.raises(DataFileError, match="not numbers"):
+        read_history(bad)
+    j = tmp_path / "m.json"
+    j.write_text("[1, 2]")
+    with pytest.raises(DataFileError, match="m.json: expected a JSON object"):
+        read_json(j)
+    j.write_text("{not json")
+    with pytest.raises(DataFileError, match="m.json: not a valid JSON file"):
+        read_json(j)
