@@ -188,9 +188,14 @@ def write_history(path: str | Path, history) -> None:
                      "validate_loss": history.validate_loss})
 
 
+def first_nonfinite_epoch(train_loss, validate_loss) -> int:
+    """The first epoch (0-based) whose training or validation loss is not finite, or -1."""
+    bad = np.flatnonzero(~(np.isfinite(train_loss) & np.isfinite(validate_loss)))
+    return int(bad[0]) if bad.size else -1
+
+
 def read_history(path: str | Path) -> dict[str, np.ndarray]:
     """A history CSV as float arrays, with `first_nonfinite_epoch` (0-based, -1 if none)."""
     out = read_csv(path, ["epoch", "train_loss", "validate_loss"])
-    bad = np.flatnonzero(~(np.isfinite(out["train_loss"]) & np.isfinite(out["validate_loss"])))
-    out["first_nonfinite_epoch"] = int(bad[0]) if bad.size else -1
+    out["first_nonfinite_epoch"] = first_nonfinite_epoch(out["train_loss"], out["validate_loss"])
     return out

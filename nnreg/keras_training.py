@@ -16,6 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 
 from nnreg import NnregError  # noqa: E402
+from nnreg.io import first_nonfinite_epoch  # noqa: E402
 from nnreg.network import LayerParams, Network  # noqa: E402
 from nnreg.training import History, Timing, device_info  # noqa: E402
 
@@ -100,14 +101,14 @@ def train(model, x, y, x_validate, y_validate, epochs: int, log_every: int = 0, 
     fit = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_args)
     runtime_s = time.perf_counter() - start
 
-    # After TerminateOnNaN the history is short: pad it with NaN to `epochs` entries.
-    train_loss = np.full(epochs, np.nan, dtype=np.float32)
-    validate_loss = np.full(epochs, np.nan, dtype=np.float32)
-    done = fit.history.get("loss", [])
-    train_loss[: len(done)] = done
-    validate_loss[: len(fit.history.get("val_loss", []))] = fit.history.get("val_loss", [])
-    bad = np.flatnonzero(~(np.isfinite(train_loss) & np.isfinite(validate_loss)))
-    history = History(train_loss, validate_loss, np.int32(bad[0] if bad.size else -1))
+    def padded(key):  # after TerminateOnNaN the history is short: NaN up to `epochs` entries
+        values = np.full(epochs, np.nan, dtype=np.float32)
+        done = fit.history.get(key, [])
+        values[: len(done)] = done
+        return values
+
+    train_loss, validate_loss = padded("loss"), padded("val_loss")
+    history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
     device, platform = device_info()
     # The warm-up epoch's time, less one timed epoch, is what compiling cost.
     compile_s = max(warmup_s - runtime_s / epochs, 0.0)

@@ -31,7 +31,7 @@ def apply_updates(params, updates):
     return jax.tree.map(lambda p, u: p + u, params, updates)
 
 
-def make_train_fn(optimizer: "Optimizer", epochs: int, activation: str = "tanh") -> Callable:
+def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh") -> Callable:
     """Builds `train(params, x, y, x_validate, y_validate) -> (params, History)`, jitted.
 
     Full-batch gradient descent with `optimizer` for `epochs` epochs. Once a loss
