@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Callable
@@ -57,8 +58,28 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+# The stop signal a stage received, if any. Python can lose the KeyboardInterrupt a
+# signal raises (when it lands in a `__del__` or a weakref callback, which JAX and
+# Keras run all the time) and go on to finish; this flag cannot be lost.
+_stop_signal: int | None = None
+
+
+def _on_stop_signal(signum, frame):
+    global _stop_signal
+    _stop_signal = signum
+    raise KeyboardInterrupt
+
+
+def ensure_not_interrupted() -> None:
+    """Raises KeyboardInterrupt if the stage was ever told to stop: call before writing outputs."""
+    if _stop_signal is not None:
+        raise KeyboardInterrupt
+
+
 def write_training_outputs(model: str, trained, history, timing, versions: dict) -> None:
-    """A trainer's three outputs (model, per-epoch losses, timing) and its closing log lines."""
+    """A trainer's three outputs (model, per-epoch losses, timing) and its closing log lines;
+    none of them if the stage was interrupted."""
+    ensure_not_interrupted()
     log(f"{model}: {len(history.train_loss)} epochs on {timing.device} in {timing.runtime_s:.4f} s "
         f"(compile {timing.compile_s:.3f} s)")
     if int(history.first_nonfinite_epoch) >= 0:
@@ -69,12 +90,21 @@ def write_training_outputs(model: str, trained, history, timing, versions: dict)
 
 
 def run_stage(main: Callable[[list[str]], None]) -> None:
-    """Runs a stage's main; a user's error is one line on stderr and exit status 2."""
+    """Runs a stage's main; a user's error is one line on stderr and exit status 2.
+
+    SIGINT (Ctrl-C) and SIGTERM (`dvc queue kill`) stop the stage with status
+    128 + signal, so DVC records nothing. Every write is atomic, and a trainer told to
+    stop writes no output at all, even if the KeyboardInterrupt got lost in a callback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # `nohup` and `cmd &` ignore it: keep that
+            signal.signal(signum, _on_stop_signal)
     try:
         main(sys.argv)
+        ensure_not_interrupted()
     except NnregError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        signum = _stop_signal or signal.SIGINT
+        print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        sys.exit(128 + signum)

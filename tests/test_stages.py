@@ -69,3 +69,41 @@ def test_same_seed_gives_byte_identical_data(project):
     first = (project / "data/dataset.npz").read_bytes()
     run(project, sys.executable, "stages/data.py")
     assert (project / "data/dataset.npz").read_bytes() == first
+
+
+# A trainer whose KeyboardInterrupt is lost, as when the signal lands in a `__del__`
+# or a weakref callback: Python prints "Exception ignored" and carries on.
+LOST_INTERRUPT = """
+import os, signal, sys
+sys.argv = ["stages/train_jax.py", "gd"]
+import runpy
+from nnreg import cli
+real = cli.write_training_outputs
+
+class Swallower:
+    def __del__(self):
+        os.kill(os.getpid(), signal.{sig})
+        for _ in range(10_000):  # the handler runs here; its exception is ignored
+            pass
+
+def write_after_a_lost_interrupt(*args):
+    Swallower()  # dropped at once: __del__ runs and swallows the KeyboardInterrupt
+    print("still running", flush=True)
+    real(*args)
+
+cli.write_training_outputs = write_after_a_lost_interrupt
+runpy.run_path("stages/train_jax.py", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(project, sig):
+    import signal
+
+    run(project, sys.executable, "stages/data.py")
+    proc = run(project, sys.executable, "-c", LOST_INTERRUPT.format(sig=sig), check=False)
+    assert "still running" in proc.stdout and "Exception ignored" in proc.stderr, proc.stderr
+    assert proc.returncode == 128 + getattr(signal, sig), proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"interrupted ({sig})"
+    assert not (project / "models").exists() and not (project / "plots").exists()
+    assert not (project / "metrics").exists()
