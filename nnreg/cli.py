@@ -92,7 +92,7 @@ def write_training_outputs(model: str, trained, history, timing, versions: dict)
 def run_stage(main: Callable[[list[str]], None]) -> None:
     """Runs a stage's main; a user's error is one line on stderr and exit status 2.
 
-    SIGINT (Ctrl-C) and SIGTERM (`dvc queue kill`) stop the stage with status
+    SIGINT (Ctrl-C, `dvc queue kill`) and SIGTERM (`kill`) stop the stage with status
     128 + signal, so DVC records nothing. Every write is atomic, and a trainer told to
     stop writes no output at all, even if the KeyboardInterrupt got lost in a callback."""
     for signum in (signal.SIGINT, signal.SIGTERM):
