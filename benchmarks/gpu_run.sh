@@ -11,7 +11,13 @@ step() { local limit=$1; shift; echo "+ $*"; timeout "$limit" "$@"; local rc=$?;
 
 PY3=$(python3 -c "import sys; print(sys.executable)")
 step 120 "$PY3" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-work=$(mktemp -d) && cp -a . "$work/" && cd "$work" && rm -rf .git .venv data models
+# The copy leaves out what it must not carry: git (a fresh repo is made below), the venv,
+# the wheels (installed above) and the DVC-cached data and models. Stop if it fails,
+# so nothing below ever runs in your checkout.
+work=$(mktemp -d) || exit 1
+tar -C . --exclude=./.git --exclude=./.venv --exclude=./.whl --exclude=./data --exclude=./models -cf - . \
+    | tar -C "$work" -xf - || exit 1
+cd "$work" || exit 1
 export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax DVC_NO_ANALYTICS=1 PYTHONUNBUFFERED=1
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec %s "$@"\n' "$PY3" > /tmp/bin/python && chmod +x /tmp/bin/python
 export PATH=/tmp/bin:$PATH

@@ -42,9 +42,11 @@ def fit_path(model: str) -> Path:
     return Path("plots/fit") / f"{model}.csv"
 
 
-def progress_every(epochs: int) -> int:
-    """Epochs between progress lines: eight lines a run (not a param, so changing it reruns nothing)."""
-    return max(1, epochs // 8)
+def progress_epochs(epochs: int) -> frozenset[int]:
+    """The epochs (counted from 1) that get a progress line: every eighth of the run, and
+    the last (not a param, so changing it reruns nothing)."""
+    every = max(1, epochs // 8)
+    return frozenset(range(every, epochs + 1, every)) | {epochs}
 
 
 def model_arg(argv: list[str], allowed=MODELS) -> str:

@@ -131,9 +131,13 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     elif tp is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ConfigError(f"{key}: must be a finite number (got {value})")
+            try:
+                number = float(value)
+            except OverflowError:  # an int of 400 digits
+                number = math.inf
+            if not math.isfinite(number):
+                raise ConfigError(f"{key}: must be a finite number (got {_show(value)})")
+            value = number
     else:
         ok = isinstance(value, tp)
     if not ok:

@@ -7,6 +7,7 @@ zip timestamps so that the same arrays give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -29,6 +30,17 @@ class DataFileError(NnregError):
 
 def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
+
+@contextlib.contextmanager
+def _reading(path: Path, kind: str):
+    """Turns any failure to read `path` into a one-line DataFileError naming it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
+    except Exception as e:  # OSError, UnicodeDecodeError, JSONDecodeError, BadZipFile, ParserError, ...
+        raise DataFileError(f"{path}: not a valid {kind} file ({_one_line(e)})") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -57,12 +69,8 @@ def write_json(path: str | Path, obj) -> None:
 
 def read_json(path: str | Path) -> dict:
     path = Path(path)
-    try:
+    with _reading(path, "JSON"):
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataFileError(f"{path}: not a valid JSON file ({_one_line(e)})") from None
     if not isinstance(obj, dict):
         raise DataFileError(f"{path}: expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -87,13 +95,8 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz; any failure is a DataFileError naming the file."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
-    except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError, ...
-        raise DataFileError(f"{path}: not a valid .npz file ({_one_line(e)})") from None
+    with _reading(path, ".npz"), np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def write_dataset(path: str | Path, dataset: Dataset) -> None:
@@ -167,12 +170,8 @@ def read_csv(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
     import pandas as pd
 
     path = Path(path)
-    try:
+    with _reading(path, "CSV"):
         df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
-    except Exception as e:
-        raise DataFileError(f"{path}: not a valid CSV file ({_one_line(e)})") from None
     if list(df.columns) != columns or len(df) == 0:
         raise DataFileError(f"{path}: expected columns {','.join(columns)} and at least one row")
     try:

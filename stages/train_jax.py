@@ -1,8 +1,9 @@
 """Stage train@<model> for the JAX models (gd, optax_sgd, optax_adam): one jitted scan over epochs."""
 
 import jax
+import numpy as np
 
-from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_every, run_stage, write_training_outputs
+from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage, write_training_outputs
 from nnreg.config import load_params
 from nnreg.io import read_dataset
 from nnreg.network import init_network
@@ -24,10 +25,9 @@ def main(argv):
     (trained, history), timing = compile_and_time(train_fn, (initial, *dataset))
 
     # The compiled loop prints nothing; its recorded losses give the progress lines.
-    every = progress_every(epochs)
-    for epoch in range(every - 1, epochs, every):
-        log(f"{model}: epoch {epoch + 1}/{epochs} loss {float(history.train_loss[epoch]):.6f} "
-            f"val_loss {float(history.validate_loss[epoch]):.6f}")
+    train_loss, validate_loss = np.asarray(history.train_loss), np.asarray(history.validate_loss)
+    for done in sorted(progress_epochs(epochs)):
+        log(f"{model}: epoch {done}/{epochs} loss {train_loss[done - 1]:.6f} val_loss {validate_loss[done - 1]:.6f}")
     write_training_outputs(model, trained, history, timing, {"jax": jax.__version__})
 
 

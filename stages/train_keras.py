@@ -2,7 +2,7 @@
 
 import jax
 
-from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_every, run_stage, write_training_outputs
+from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage, write_training_outputs
 from nnreg.config import load_params
 from nnreg.io import read_dataset
 from nnreg.keras_training import build_model, keras, train  # sets KERAS_BACKEND=jax first
@@ -17,7 +17,7 @@ def main(argv):
     keras.utils.set_random_seed(net.init_seed)  # Keras's global seed: its initial weights
     model = build_model(net.layer_sizes, net.activation, k.learning_rate, k.lecture_layer_count)
     log(f"keras: {model.count_params()} parameters, {epochs} epochs")
-    trained, history, timing = train(model, *dataset, epochs=epochs, log_every=progress_every(epochs), log=log)
+    trained, history, timing = train(model, *dataset, epochs=epochs, log_at=progress_epochs(epochs), log=log)
     write_training_outputs("keras", trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__})
 
 

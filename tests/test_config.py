@@ -1,13 +1,12 @@
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from nnreg import MODELS
 from nnreg.config import ConfigError, Params, load_params, parse_params, to_dict
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT = to_dict(Params())
 
 

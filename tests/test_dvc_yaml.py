@@ -8,8 +8,7 @@ from pathlib import Path
 import yaml
 
 from nnreg import MODELS
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 
 PROBE = """
 import importlib.util, json, sys

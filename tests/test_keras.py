@@ -34,7 +34,7 @@ def test_keras_with_the_jax_initial_weights_follows_gd(tiny_dataset):
     initial = init_network(jax.random.PRNGKey(1234), SIZES)
     model = build_model(SIZES, "tanh", lr)
     set_network(model, initial)
-    k_net, k_hist, timing = train(model, *tiny_dataset, epochs=epochs, log_every=0)
+    k_net, k_hist, timing = train(model, *tiny_dataset, epochs=epochs)
     gd_net, gd_hist = make_train_fn(make_optimizer("gd", lr), epochs)(initial, *tiny_dataset)
 
     np.testing.assert_allclose(k_hist.train_loss, np.asarray(gd_hist.train_loss), rtol=1e-4)
@@ -49,5 +49,5 @@ def test_keras_with_the_jax_initial_weights_follows_gd(tiny_dataset):
 def test_progress_lines(tiny_dataset):
     lines = []
     model = build_model((1, 3, 1), "tanh", 0.01)
-    train(model, *tiny_dataset, epochs=6, log_every=3, log=lines.append)
+    train(model, *tiny_dataset, epochs=6, log_at={3, 6}, log=lines.append)
     assert [l.split(" loss")[0] for l in lines] == ["keras: epoch 3/6", "keras: epoch 6/6"]

@@ -38,7 +38,7 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
-    st.sampled_from([0, 1, 2, -1, 1e-300, 1e300, 4096, 4097, 10**7, "tanh", "relu", "🙂", "", "1e3"]),
+    st.sampled_from([0, 1, 2, -1, 1e-300, 1e300, 4096, 4097, 10**7, 10**400, -(10**400), "tanh", "relu", "🙂", "", "1e3"]),
 )
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=5),
                                                        st.dictionaries(st.text(max_size=6), inner, max_size=3)),

@@ -1,11 +1,10 @@
 """The results committed in git are the lecture's (CI reruns the pipeline and checks they reproduce bit for bit)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 
 
 def _metrics(model):

@@ -4,11 +4,10 @@ import re
 import shutil
 import subprocess
 from importlib import metadata
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 
 
 def _norm(name: str) -> str:

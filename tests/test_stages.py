@@ -1,5 +1,6 @@
 """Each stage script as a process: one-line errors, nothing written on failure."""
 
+import signal
 import sys
 
 import pytest
@@ -98,8 +99,6 @@ runpy.run_path("stages/train_jax.py", run_name="__main__")
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(project, sig):
-    import signal
-
     run(project, sys.executable, "stages/data.py")
     proc = run(project, sys.executable, "-c", LOST_INTERRUPT.format(sig=sig), check=False)
     assert "still running" in proc.stdout and "Exception ignored" in proc.stderr, proc.stderr
