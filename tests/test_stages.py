@@ -106,3 +106,19 @@ def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(pro
     assert proc.stderr.strip().splitlines()[-1] == f"interrupted ({sig})"
     assert not (project / "models").exists() and not (project / "plots").exists()
     assert not (project / "metrics").exists()
+
+
+def test_progress_lines_come_every_eighth_of_the_run_and_at_the_end():
+    from nnreg.cli import progress_epochs
+
+    assert sorted(progress_epochs(4000)) == list(range(500, 4001, 500))
+    assert sorted(progress_epochs(17)) == [2, 4, 6, 8, 10, 12, 14, 16, 17]
+    assert sorted(progress_epochs(3)) == [1, 2, 3]
+
+
+def test_the_jax_trainer_logs_its_last_epoch(project):
+    write_params(project, _bad(TINY, "train.epochs", 17))
+    run(project, sys.executable, "stages/data.py")
+    out = run(project, sys.executable, "stages/train_jax.py", "gd").stdout
+    assert [line.split(" loss")[0] for line in out.splitlines() if " epoch " in line][-2:] == [
+        "gd: epoch 16/17", "gd: epoch 17/17"]
