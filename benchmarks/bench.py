@@ -24,7 +24,8 @@ import optax  # noqa: E402
 from nnreg.config import DataParams  # noqa: E402
 from nnreg.data import make_dataset  # noqa: E402
 from nnreg.network import init_network, mse  # noqa: E402
-from nnreg.optimizers import make_optimizer  # noqa: E402
+from nnreg.config import Params  # noqa: E402
+from nnreg.jax_training import make_optimizer  # noqa: E402
 from nnreg.training import make_train_fn  # noqa: E402
 from tests import reference  # noqa: E402
 
@@ -58,7 +59,7 @@ def main():
         ("optax_sgd", jax.jit(lambda t, x, y: reference.train_optax(t, x, y, a.epochs, optax.sgd(0.001)))),
         ("optax_adam", jax.jit(lambda t, x, y: reference.train_optax(t, x, y, a.epochs, optax.adam(0.001)))),
     ]:
-        ours_fn = make_train_fn(make_optimizer(model, 0.001), a.epochs)
+        ours_fn = make_train_fn(make_optimizer(Params().models[model], 0.001), a.epochs)
         ours, ours_c, ours_runs = _time(ours_fn, (theta0, *d), a.repeats)
         lect, lect_c, lect_runs = _time(lecture_fn, (theta0, d.x_train, d.y_train), a.repeats)
         ours_med, lect_med = statistics.median(ours_runs), statistics.median(lect_runs)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from nnreg import MODELS, NnregError
+from nnreg import NnregError
 from nnreg.io import write_history, write_json, write_network
 
 # On a GPU, JAX takes 75 % of its memory per process by default; parallel stages or
@@ -20,6 +20,23 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # Where the pipeline keeps its files (dvc.yaml lists the same paths).
 PARAMS = Path("params.yaml")
 DATASET = Path("data/dataset.npz")
+
+
+COMPARE = Path("metrics/compare.json")
+SWEEP_METRICS = Path("metrics/sweep.json")
+DIFFERENCES = Path("plots/compare/differences.csv")
+REPLICATES = Path("plots/data/replicates.csv")
+SWEEP_LONG = Path("plots/compare/sweep.csv")
+
+
+def use_every_cpu_core() -> None:
+    """Makes each CPU core an XLA host device, so that a batch of networks can be split over
+    them (on a GPU machine the GPUs are the devices and this changes nothing). Call it
+    before JAX first touches a device; an XLA_FLAGS that already sets the count wins."""
+    flag = "--xla_force_host_platform_device_count"
+    flags = os.environ.get("XLA_FLAGS", "")
+    if flag not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {flag}={len(os.sched_getaffinity(0))}".strip()
 
 
 def model_path(model: str) -> Path:
@@ -42,6 +59,23 @@ def fit_path(model: str) -> Path:
     return Path("plots/fit") / f"{model}.csv"
 
 
+def seeds_path(model: str) -> Path:
+    return Path("plots/seeds") / f"{model}.csv"
+
+
+def seeds_metrics_path(model: str) -> Path:
+    return Path("metrics/seeds") / f"{model}.json"
+
+
+def sweep_path(model: str) -> Path:
+    return Path("plots/sweep") / f"{model}.csv"
+
+
+def batch_timing_path(kind: str, model: str) -> Path:
+    """Timing of a replicate batch (kind `seeds` or `sweep`): not a metric, like the trainers'."""
+    return Path("metrics/timing") / kind / f"{model}.json"
+
+
 def progress_epochs(epochs: int) -> frozenset[int]:
     """The epochs (counted from 1) that get a progress line: every eighth of the run, and
     the last (not a param, so changing it reruns nothing)."""
@@ -49,8 +83,8 @@ def progress_epochs(epochs: int) -> frozenset[int]:
     return frozenset(range(every, epochs + 1, every)) | {epochs}
 
 
-def model_arg(argv: list[str], allowed=MODELS) -> str:
-    """The one command-line argument of a per-model stage."""
+def model_arg(argv: list[str], allowed) -> str:
+    """The one command-line argument of a per-model stage: a model of params.yaml in `allowed`."""
     if len(argv) != 2 or argv[1] not in allowed:
         raise NnregError(f"usage: {Path(argv[0]).name} MODEL, with MODEL one of {', '.join(allowed)}")
     return argv[1]

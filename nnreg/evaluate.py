@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnreg.data import Dataset
-from nnreg.network import Network, forward, mse
+from nnreg.network import Network, count_params, forward, mse
 
 
 def predict(params: Network, x, activation: str) -> np.ndarray:
@@ -17,19 +17,25 @@ def predict(params: Network, x, activation: str) -> np.ndarray:
     return np.asarray(forward(jax.tree.map(jnp.asarray, params), jnp.asarray(x), activation))
 
 
-def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite_epoch: int = -1) -> dict:
-    """The model's metrics: train_mse, validate_mse and whether training diverged.
+def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite_epoch: int = -1,
+             truth: tuple | None = None) -> dict:
+    """The model's metrics: its size, train_mse, validate_mse, true_mse and whether training diverged.
 
-    A run whose loss went non-finite is `diverged`, with its first bad epoch
-    (0-based), and its MSEs are null: a blown-up run must never pass for a result.
+    `true_mse` is the error against the noiseless function on `truth`, a dense grid
+    and the function's values there (`data.true_grid`); without it, null. A run whose
+    loss went non-finite is `diverged`, with its first bad epoch (0-based), and its
+    MSEs are null: a blown-up run must never pass for a result.
     """
     params = jax.tree.map(jnp.asarray, params)
     train_mse = float(mse(params, dataset.x_train, dataset.y_train, activation))
     validate_mse = float(mse(params, dataset.x_validate, dataset.y_validate, activation))
+    true_mse = float(mse(params, *truth, activation)) if truth is not None else math.nan
     diverged = first_nonfinite_epoch >= 0 or not (math.isfinite(train_mse) and math.isfinite(validate_mse))
     return {
+        "n_parameters": count_params(params),
         "train_mse": None if diverged else train_mse,
         "validate_mse": None if diverged else validate_mse,
+        "true_mse": None if diverged or not math.isfinite(true_mse) else true_mse,
         "diverged": diverged,
         "first_nonfinite_epoch": int(first_nonfinite_epoch) if first_nonfinite_epoch >= 0 else None,
     }

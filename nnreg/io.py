@@ -155,13 +155,19 @@ def read_network(path: str | Path):
     return params
 
 
+def _cell(v) -> str:
+    if isinstance(v, (int, np.integer, str)):  # strings: model names, which hold no commas
+        return str(v)
+    return f"{v:.9g}"
+
+
 def write_csv(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
     """A CSV with a header; floats as '%.9g', which round-trips float32 exactly."""
     names = list(columns)
     cols = [np.asarray(columns[k]).reshape(-1) for k in names]
     lines = [",".join(names)]
     for row in zip(*cols):
-        lines.append(",".join(str(v) if isinstance(v, (int, np.integer)) else f"{v:.9g}" for v in row))
+        lines.append(",".join(_cell(v) for v in row))
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -185,6 +191,32 @@ def write_history(path: str | Path, history) -> None:
     n = len(history.train_loss)
     write_csv(path, {"epoch": np.arange(1, n + 1), "train_loss": history.train_loss,
                      "validate_loss": history.validate_loss})
+
+
+SEED_COLUMNS = ["replicate", "validate_mse", "true_mse", "diverged"]
+SWEEP_COLUMNS = ["learning_rate", "validate_mse_mean", "ci_low", "ci_high", "diverged_fraction"]
+
+
+def read_seeds(path: str | Path, n_replicates: int) -> dict[str, np.ndarray]:
+    """A seeds@ CSV: replicates 0..n-1 in order (so models pair up), diverged as booleans, MSEs
+    as the float32 values that were written."""
+    out = read_csv(path, SEED_COLUMNS)
+    if not np.array_equal(out["replicate"], np.arange(n_replicates)):
+        raise DataFileError(f"{path}: expected replicates 0 to {n_replicates - 1} in order "
+                            f"(got {len(out['replicate'])} rows; rerun: dvc repro)")
+    if not np.all(np.isin(out["diverged"], (0, 1))):
+        raise DataFileError(f"{path}: column diverged must hold 0 or 1")
+    out["diverged"] = out["diverged"].astype(bool)
+    for k in ("validate_mse", "true_mse"):  # the float32 values the stage wrote, exactly (not their decimals)
+        out[k] = out[k].astype(np.float32).astype(np.float64)
+    return out
+
+
+def read_sweep(path: str | Path) -> list[dict]:
+    """A sweep@ CSV as rows, with None where a value is missing (every replicate diverged)."""
+    cols = read_csv(path, SWEEP_COLUMNS)
+    return [{k: (float(cols[k][i]) if np.isfinite(cols[k][i]) else None) for k in SWEEP_COLUMNS}
+            for i in range(len(cols["learning_rate"]))]
 
 
 def first_nonfinite_epoch(train_loss, validate_loss) -> int:

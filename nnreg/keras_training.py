@@ -63,9 +63,9 @@ def set_network(model, params: Network) -> None:
 
 
 class _Progress(keras.callbacks.Callback):
-    def __init__(self, epochs: int, log_at: Collection[int], log: Callable[[str], None]):
+    def __init__(self, epochs: int, log_at: Collection[int], log: Callable[[str], None], name: str):
         super().__init__()
-        self.epochs, self.log_at, self.log = epochs, log_at, log
+        self.epochs, self.log_at, self.log, self.name = epochs, log_at, log, name
         self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -73,19 +73,19 @@ class _Progress(keras.callbacks.Callback):
         if done in self.log_at:
             logs = logs or {}
             self.log(
-                f"keras: epoch {done}/{self.epochs} loss {logs.get('loss', float('nan')):.6f} "
+                f"{self.name}: epoch {done}/{self.epochs} loss {logs.get('loss', float('nan')):.6f} "
                 f"val_loss {logs.get('val_loss', float('nan')):.6f} ({time.perf_counter() - self.start:.1f} s)"
             )
 
 
 def train(model, x, y, x_validate, y_validate, epochs: int, log_at: Collection[int] = (),
-          log: Callable[[str], None] = print):
+          log: Callable[[str], None] = print, name: str = "keras"):
     """Full-batch `fit` with validation data each epoch, after a one-epoch warm-up.
 
     The warm-up fit compiles Keras's train and test steps; the weights and the
     optimizer's step count are then restored, so the timed fit starts where a fresh
-    one would (plain SGD keeps no other state). Logs a progress line after each epoch
-    in `log_at` (counted from 1). Returns (network, History, Timing).
+    one would (plain SGD keeps no other state). Logs a progress line, headed `name`, after
+    each epoch in `log_at` (counted from 1). Returns (network, History, Timing).
     """
     initial = model.get_weights()
     n = x.shape[0]
@@ -98,7 +98,7 @@ def train(model, x, y, x_validate, y_validate, epochs: int, log_at: Collection[i
 
     # Stop at the epoch whose training loss is not finite (the JAX loop masks instead,
     # keeping the last finite parameters; Keras's saved weights are the non-finite ones).
-    callbacks = [keras.callbacks.TerminateOnNaN()] + ([_Progress(epochs, log_at, log)] if log_at else [])
+    callbacks = [keras.callbacks.TerminateOnNaN()] + ([_Progress(epochs, log_at, log, name)] if log_at else [])
     start = time.perf_counter()
     fit = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_args)
     runtime_s = time.perf_counter() - start

@@ -32,19 +32,29 @@ ACTIVATION_FNS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def init_layer(key: jax.Array, in_dim: int, out_dim: int) -> LayerParams:
-    """He-normal weights, ones for biases (the lecture's choice)."""
-    W = jax.random.normal(key, shape=(in_dim, out_dim)) * jnp.sqrt(2 / in_dim)
-    b = jnp.ones((1, out_dim))
-    return LayerParams(W, b)
+def init_layer(key: jax.Array, in_dim: int, out_dim: int, init: str = "he_normal") -> LayerParams:
+    """One layer's (W, b). `he_normal` is the lecture's: N(0, 2/in) weights, ones for biases.
+    The others are jax.nn.initializers' (Keras's conventions), with zero biases."""
+    if init == "he_normal":
+        W = jax.random.normal(key, shape=(in_dim, out_dim)) * jnp.sqrt(2 / in_dim)
+        return LayerParams(W, jnp.ones((1, out_dim)))
+    W = INITIALIZERS[init](key, (in_dim, out_dim), jnp.float32)  # (in, out): fan_in axis -2, fan_out -1
+    return LayerParams(W, jnp.zeros((1, out_dim)))
 
 
-def init_network(key: jax.Array, layer_sizes: Sequence[int]) -> Network:
-    """One layer per consecutive pair of sizes, each from a fresh split of `key`."""
+INITIALIZERS = {
+    "glorot_normal": jax.nn.initializers.glorot_normal(),
+    "glorot_uniform": jax.nn.initializers.glorot_uniform(),
+    "lecun_normal": jax.nn.initializers.lecun_normal(),
+}
+
+
+def init_network(key: jax.Array, layer_sizes: Sequence[int], init: str = "he_normal") -> Network:
+    """One layer per consecutive pair of sizes, each from a fresh split of `key` (as the lecture)."""
     params = []
     for in_dim, out_dim in zip(layer_sizes[:-1], layer_sizes[1:]):
         key, subkey = jax.random.split(key)
-        params.append(init_layer(subkey, in_dim, out_dim))
+        params.append(init_layer(subkey, in_dim, out_dim, init))
     return params
 
 

@@ -1,41 +1,89 @@
-"""Stage report: gathers every model into the lecture's figures and summary table."""
+"""Stage report: gathers every model into the lecture's figures and tables, the exercise's
+table, the replicate statistics and the learning-rate sweep."""
 
 from pathlib import Path
 
-from nnreg import MODELS
-from nnreg.cli import DATASET, fit_path, history_path, log, metrics_path, run_stage, timing_path
+import numpy as np
+
+from nnreg import LECTURE_MODELS, method_name, report
+from nnreg.cli import COMPARE, DATASET, PARAMS, REPLICATES, SWEEP_METRICS, fit_path, history_path, log, metrics_path
+from nnreg.cli import run_stage, seeds_metrics_path, seeds_path, sweep_path, timing_path
+from nnreg.config import load_params
 from nnreg.io import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history, read_json
-from nnreg.io import write_csv, write_json
-from nnreg import report
+from nnreg.io import read_seeds, read_sweep, write_csv, write_json
 
 PLOTS = Path("plots")
 
 
 def main(argv):
+    params = load_params(PARAMS)
+    models = params.model_names()
+    jax_models = params.model_names("jax")
+    baseline = params.stats.baseline
     dataset = read_dataset(DATASET)
-    metrics = {m: read_json(metrics_path(m)) for m in MODELS}
-    timings = {m: read_json(timing_path(m)) for m in MODELS}
-    histories = {m: read_history(history_path(m)) for m in MODELS}
-    fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in MODELS}
+    metrics = {m: read_json(metrics_path(m)) for m in models}
+    timings = {m: read_json(timing_path(m)) for m in models}
+    histories = {m: read_history(history_path(m)) for m in models}
+    fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in models}
+    seeds = {m: read_json(seeds_metrics_path(m)) for m in models}
+    replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in jax_models}
+    single = {m: metrics[m].get("validate_mse") for m in models}
+    compare = read_json(COMPARE)
+    sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
+    best = read_json(SWEEP_METRICS)
 
     write_csv(PLOTS / "data/train.csv", {"x": dataset.x_train, "y": dataset.y_train})
     write_csv(PLOTS / "data/validate.csv", {"x": dataset.x_validate, "y": dataset.y_validate})
+    # Every replicate's validation MSE, long format, with each model's single run (replicate -1) marked.
+    n = params.stats.n_seeds
+    write_csv(REPLICATES, {
+        "model": np.array([m for m in jax_models for _ in range(n + 1)], dtype=object),
+        "replicate": np.concatenate([np.arange(-1, n) for _ in jax_models]),
+        "validate_mse": np.concatenate([[np.nan if single[m] is None else single[m], *replicates[m]]
+                                        for m in jax_models]),
+        "kind": np.array([k for _ in jax_models for k in ["single run (lecture's data and init)"] + ["replicate"] * n],
+                         dtype=object),
+    })
 
     rows = report.summary_rows(metrics, timings)
-    write_json(PLOTS / "summary.json", rows)
-    atomic_write_text(PLOTS / "summary.md", report.summary_markdown(rows))
+    by_model = {r["model"]: r for r in rows}
+    lecture_rows = [r for r in rows if r["model"] in LECTURE_MODELS]
+    exercise_rows = [r for r in rows if r["model"] not in LECTURE_MODELS]
+    seed_rows = report.seeds_rows(seeds, compare, single, {m: metrics[m].get("n_parameters") for m in models})
+    noise = params.data.noise
 
-    diverged = {m: metrics[m].get("diverged", False) for m in MODELS}
+    sections = [
+        "## The lecture's methods (one run: data seed {}, init seed {})\n\n".format(
+            params.data.seed, params.network.init_seed) + report.summary_markdown(lecture_rows or rows),
+    ]
+    if exercise_rows:
+        sections.append(f"## Exercise 23.1: strategies against {method_name(baseline)} (the same single run)\n\n"
+                        + report.exercise_markdown(exercise_rows, by_model[baseline]))
+    sections.append(f"## Over {params.stats.n_seeds} replicates (fresh init and data noise each, the same for every "
+                    f"model; stats.seed {params.stats.seed}), ranked by mean validation MSE\n\n"
+                    + report.seeds_markdown(seed_rows, baseline, noise, len(jax_models) - 1))
+    sections.append(f"## Learning-rate sweep ({params.sweep.n_seeds} replicates a rate; mean validation MSE, "
+                    f"the best rate in bold)\n\n" + report.sweep_markdown(sweeps, best))
+    summary = "\n".join(sections)
+
+    write_json(PLOTS / "summary.json", {"single_run": rows, "replicates": seed_rows, "sweep": best})
+    atomic_write_text(PLOTS / "summary.md", summary)
+
+    diverged = {m: metrics[m].get("diverged", False) for m in models}
+    excluded = [method_name(m) for m in models if seeds[m].get("excluded")]
     figures = {
         "data.png": report.data_figure(*dataset),
         "fits.png": report.fits_figure(dataset.x_validate, dataset.y_validate,
-                                       {m: fits[m]["prediction"] for m in MODELS}, diverged),
+                                       {m: fits[m]["prediction"] for m in models}, diverged),
         "loss.png": report.loss_figure(histories),
         "summary.png": report.summary_figure(rows),
+        "seeds.png": report.seeds_figure(replicates, single, noise, excluded),
+        "differences.png": report.differences_figure(compare, baseline),
+        "sweep.png": report.sweep_figure(sweeps, best),
     }
     for name, fig in figures.items():
         atomic_write_bytes(PLOTS / "images" / name, report.png_bytes(fig))
-    log(report.summary_markdown(rows))
+    log(summary)
 
 
 if __name__ == "__main__":

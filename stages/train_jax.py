@@ -1,4 +1,5 @@
-"""Stage train@<model> for the JAX models (gd, optax_sgd, optax_adam): one jitted scan over epochs."""
+"""Stage train@<model> for a model whose trainer is jax: one jitted scan over epochs, with the
+lecture's data and init seed (the single run the lecture's tables report)."""
 
 import jax
 import numpy as np
@@ -6,23 +7,18 @@ import numpy as np
 from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage, write_training_outputs
 from nnreg.config import load_params
 from nnreg.io import read_dataset
-from nnreg.network import init_network
-from nnreg.optimizers import make_optimizer
-from nnreg.training import compile_and_time, make_train_fn
-
-JAX_MODELS = ("gd", "optax_sgd", "optax_adam")
+from nnreg.jax_training import init_model, make_model_train_fn
+from nnreg.training import compile_and_time
 
 
 def main(argv):
-    model = model_arg(argv, JAX_MODELS)
     params = load_params(PARAMS)
-    net, epochs = params.network, params.train.epochs
+    model = model_arg(argv, params.model_names("jax"))
+    spec, epochs = params.jax_model(model), params.train.epochs
     dataset = read_dataset(DATASET)
 
-    initial = init_network(jax.random.PRNGKey(net.init_seed), net.layer_sizes)
-    optimizer = make_optimizer(model, getattr(params.models, model).learning_rate)
-    train_fn = make_train_fn(optimizer, epochs, net.activation)
-    (trained, history), timing = compile_and_time(train_fn, (initial, *dataset))
+    initial = init_model(spec, jax.random.PRNGKey(params.network.init_seed))
+    (trained, history), timing = compile_and_time(make_model_train_fn(spec, epochs), (initial, *dataset))
 
     # The compiled loop prints nothing; its recorded losses give the progress lines.
     train_loss, validate_loss = np.asarray(history.train_loss), np.asarray(history.validate_loss)

@@ -1,4 +1,5 @@
-"""Stage train@keras: the lecture's Keras benchmark (JAX backend), full-batch SGD."""
+"""Stage train@<model> for a model whose trainer is keras: the lecture's Keras benchmark
+(JAX backend), full-batch SGD with `fit`."""
 
 import jax
 
@@ -9,16 +10,17 @@ from nnreg.keras_training import build_model, keras, train  # sets KERAS_BACKEND
 
 
 def main(argv):
-    model_arg(argv, ("keras",))
     params = load_params(PARAMS)
-    net, k, epochs = params.network, params.models.keras, params.train.epochs
+    model = model_arg(argv, params.model_names("keras"))
+    net, k, epochs = params.network, params.models[model], params.train.epochs
     dataset = read_dataset(DATASET)
 
     keras.utils.set_random_seed(net.init_seed)  # Keras's global seed: its initial weights
-    model = build_model(net.layer_sizes, net.activation, k.learning_rate, k.lecture_layer_count)
-    log(f"keras: {model.count_params()} parameters, {epochs} epochs")
-    trained, history, timing = train(model, *dataset, epochs=epochs, log_at=progress_epochs(epochs), log=log)
-    write_training_outputs("keras", trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__})
+    built = build_model(net.layer_sizes, net.activation, k.learning_rate, k.lecture_layer_count)
+    log(f"{model}: {built.count_params()} parameters, {epochs} epochs")
+    trained, history, timing = train(built, *dataset, epochs=epochs, log_at=progress_epochs(epochs), log=log,
+                                     name=model)
+    write_training_outputs(model, trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__})
 
 
 if __name__ == "__main__":

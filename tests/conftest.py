@@ -9,6 +9,10 @@ import shutil
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# Two CPU host devices, as the replicate stages make on a 2-core machine, so that the
+# tests spread batches over more than one device (single runs use the first and give
+# the same bits either way).
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -1,11 +1,14 @@
 """Running stages and DVC as a user would, in a temporary copy of the project."""
 
+import atexit
 import json
 import re
 import shutil
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -14,20 +17,35 @@ from tests.conftest import REPO, copy_project
 
 TINY = {
     "data": {"seed": 14, "n_points": 24, "x_min": 0.0, "x_max": 5.0, "noise": 0.2},
-    "network": {"layer_sizes": [1, 6, 6, 1], "activation": "tanh", "init_seed": 1234},
+    "network": {"layer_sizes": [1, 6, 6, 1], "activation": "tanh", "init_seed": 1234, "init": "he_normal"},
     "train": {"epochs": 30},
     "models": {
-        "keras": {"learning_rate": 0.01, "lecture_layer_count": False},
-        "gd": {"learning_rate": 0.01},
-        "optax_sgd": {"learning_rate": 0.01},
-        "optax_adam": {"learning_rate": 0.01},
+        "keras": {"trainer": "keras", "learning_rate": 0.01, "lecture_layer_count": False},
+        "gd": {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.01},
+        "optax_sgd": {"trainer": "jax", "optimizer": "sgd", "learning_rate": 0.01},
+        "optax_adam": {"trainer": "jax", "optimizer": "adam", "learning_rate": 0.01},
     },
+    "stats": {"n_seeds": 4, "seed": 0, "baseline": "optax_adam"},
+    # gd at 10 diverges: the sweep must mark it.
+    "sweep": {"models": ["gd"], "learning_rates": [0.01, 10.0], "n_seeds": 2},
 }
+
+
+# One JAX compilation cache for every stage the tests run: the tiny pipeline is run many
+# times, and compiling (not computing) is most of its time. A cached executable is the
+# same compiled code, so the results are the same bits.
+_JAX_CACHE = tempfile.mkdtemp(prefix="nnreg-test-jax-cache-")
+USE_COMPILE_CACHE = True  # benchmarks turn it off, to time what a user's run costs
+atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
 
 
 def env_for(root: Path) -> dict:
     """The environment of a user with the venv active, importing nnreg from `root`."""
     env = dict(os.environ)
+    if USE_COMPILE_CACHE:
+        env["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(root)
     env["KERAS_BACKEND"] = "jax"
@@ -60,6 +78,7 @@ def make_repo(root: Path, params: dict = TINY) -> Path:
     run(root, "git", "config", "user.name", "nnreg test")
     dvc(root, "init", "-q")
     shutil.copy2(REPO / ".dvc/config", root / ".dvc/config")  # analytics and update checks off
+    shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")  # the custom plot templates
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "pipeline")
     return root
@@ -86,3 +105,15 @@ def lock_md5s(root: Path) -> dict[str, str]:
 def deterministic(md5s: dict[str, str]) -> dict[str, str]:
     """The outputs that must not change between runs: all but timing and the runtime-bearing summary."""
     return {p: m for p, m in md5s.items() if "timing" not in p and "summary" not in p and "images" not in p}
+
+
+def wait_for_queue(root, n: int, timeout: float) -> str:
+    """`dvc queue status` once no task is queued or running; fails with the workers' logs."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = dvc(root, "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status and status.count("Success") + status.count("Failed") >= n:
+            return status
+        time.sleep(2)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((root / ".dvc/tmp").rglob("*.out")))
+    raise AssertionError(f"queue not done after {timeout} s:\n{status}\n{logs}")

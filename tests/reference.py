@@ -54,10 +54,22 @@ def train_gd(theta, x, y, epochs, learning_rate):
     return jax.lax.fori_loop(0, epochs, update, theta)
 
 
-def train_optax(theta, x, y, epochs, solver):
+def loss_fn_l2(theta, x, y, lambda_l2):
+    """The exercise's regularised loss: MSE plus lambda_l2 times the squared weights (not biases)."""
+    mse = jnp.mean((f(theta, x) - y) ** 2)
+    l2_penalty = 0.0
+    for W, b in theta:
+        l2_penalty += jnp.sum(W**2)
+    return mse + lambda_l2 * l2_penalty
+
+
+def train_optax(theta, x, y, epochs, solver, l2=None):
+    """The lecture's Optax loop; with `l2`, its exercise's regularised one."""
+    gradient = loss_gradient if l2 is None else jax.jit(jax.grad(lambda t, x, y: loss_fn_l2(t, x, y, l2)))
+
     def update(_, state):
         theta, opt_state = state
-        g = loss_gradient(theta, x, y)
+        g = gradient(theta, x, y)
         updates, opt_state = solver.update(g, opt_state, theta)
         return optax.apply_updates(theta, updates), opt_state
 

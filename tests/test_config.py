@@ -3,8 +3,9 @@ import copy
 import pytest
 import yaml
 
-from nnreg import MODELS
-from nnreg.config import ConfigError, Params, load_params, parse_params, to_dict
+from nnreg import EXERCISE_MODELS, LECTURE_MODELS
+from nnreg.config import OPTIMIZERS, SCHEDULES, ConfigError, JaxModel, Params, Schedule, load_params, parse_params
+from nnreg.config import to_dict
 from tests.conftest import REPO
 
 DEFAULT = to_dict(Params())
@@ -15,10 +16,22 @@ def test_params_yaml_holds_the_lecture_defaults():
     assert p == Params()
     assert (p.data.seed, p.data.n_points, p.data.x_min, p.data.x_max, p.data.noise) == (14, 400, 0.0, 5.0, 0.2)
     assert p.network.layer_sizes == (1, 10, 10, 10, 1) and p.network.activation == "tanh"
-    assert p.network.init_seed == 1234 and p.train.epochs == 4000
-    assert p.models.keras.learning_rate == 0.01
-    assert p.models.gd.learning_rate == p.models.optax_sgd.learning_rate == p.models.optax_adam.learning_rate == 0.001
-    assert set(to_dict(p)["models"]) == set(MODELS)
+    assert p.network.init_seed == 1234 and p.train.epochs == 4000 and p.network.init == "he_normal"
+    assert p.models["keras"].learning_rate == 0.01 and p.models["keras"].trainer == "keras"
+    assert [p.models[m].optimizer for m in ("gd", "optax_sgd", "optax_adam")] == ["gd", "sgd", "adam"]
+    assert p.models["gd"].learning_rate == p.models["optax_sgd"].learning_rate == p.models["optax_adam"].learning_rate == 0.001
+    assert list(p.models) == list(LECTURE_MODELS + EXERCISE_MODELS)
+    # The exercise's four strategies, as its solution code writes them.
+    deep, decay = (1, 6, 6, 6, 6, 6, 1), Schedule("exponential_decay", {"init_value": 0.003, "transition_steps": 1000,
+                                                                       "decay_rate": 0.5})
+    assert p.jax_model("deep") == JaxModel(optimizer="adam", learning_rate=0.001, layer_sizes=deep, activation="tanh",
+                                           init="he_normal")
+    assert p.models["deep_schedule"].schedule == decay and p.models["deep_schedule"].learning_rate is None
+    assert p.models["deep_schedule_l2"].l2 == 0.001 and p.models["deep_schedule_l2"].layer_sizes == deep
+    assert p.jax_model("adam_l2").layer_sizes == (1, 10, 10, 10, 1) and p.models["adam_l2"].l2 == 0.001
+    assert p.stats.n_seeds >= 32 and p.stats.baseline == "optax_adam"
+    assert p.sweep.models == ("gd", "optax_adam") and len(p.sweep.learning_rates) >= 13 and p.sweep.n_seeds >= 2
+    assert parse_params(to_dict(p)) == p
 
 
 def _walk_keys(node, prefix=""):
@@ -64,6 +77,7 @@ BAD = [
     ("train.epochs", True, "must be an integer"),
     ("models.gd.learning_rate", 0.0, "must be > 0"),
     ("models.optax_adam.learning_rate", -0.1, "must be > 0"),
+    ("models.optax_adam.learning_rate", None, "missing key (or give a schedule)"),
     ("models.keras.learning_rate", "fast", "must be a number"),
     ("models.keras.learning_rate", float("nan"), "finite"),
     ("models.keras.lecture_layer_count", "yes", "true or false"),
@@ -85,8 +99,50 @@ BAD = [
     ("network.activation", "softmax", "must be one of"),
     ("network.activation", 3, "must be a string"),
     ("network.colour", "red", "unknown key"),
-    ("models.rmsprop", {"learning_rate": 0.1}, "unknown key"),
-    ("models.gd.momentum", 0.9, "unknown key"),
+    ("models.rmsprop", {"learning_rate": 0.1}, "missing key (one of jax, keras)"),
+    ("models.gd.trainer", "torch", "must be one of jax, keras"),
+    ("models.gd.momentum", 0.9, "unknown key for optimizer gd (known: trainer, optimizer, learning_rate"),
+    ("models.optax_sgd.b1", 0.9, "unknown key for optimizer sgd (known: trainer, optimizer, learning_rate, schedule, "
+                                 "l2, layer_sizes, activation, init, momentum, nesterov)"),
+    ("models.optax_adam.b1", 1.5, "must be in [0, 1)"),
+    ("models.optax_adam.b1", "big", "must be a number"),
+    ("models.optax_sgd.nesterov", 1, "must be true or false"),
+    ("models.optax_adam.optimizer", "adamax", "must be one of gd, sgd, momentum, nesterov, adam, adamw, rmsprop, "
+                                              "adagrad, lion"),
+    ("models.optax_adam.optimizer", _DELETE, "missing key (one of gd, sgd"),
+    ("models.optax_adam.schedule", {"name": "cosine_decay", "init_value": 0.01, "decay_steps": 10},
+     "give either learning_rate or schedule, not both"),
+    ("models.deep_schedule.schedule", {"name": "step", "init_value": 0.01}, "must be one of exponential_decay, "
+                                                                           "cosine_decay, warmup_cosine_decay"),
+    ("models.deep_schedule.schedule", {"name": "cosine_decay", "init_value": 0.01}, "decay_steps: missing key"),
+    ("models.deep_schedule.schedule", {"name": "cosine_decay", "init_value": 0.01, "decay_steps": 10, "rate": 2},
+     "unknown key for schedule cosine_decay (allowed: init_value, decay_steps, alpha, exponent)"),
+    ("models.deep_schedule.schedule", {"name": "exponential_decay", "init_value": 0.01, "transition_steps": 0,
+                                       "decay_rate": 0.5}, "must be between 1 and 1e9"),
+    ("models.deep_schedule.schedule", "fast", "must be a mapping"),
+    ("models.gd.schedule", {"name": "cosine_decay", "init_value": 0.01, "decay_steps": 10},
+     "give either learning_rate or schedule"),
+    ("models.deep.init", "orthogonal", "must be one of he_normal, glorot_normal, glorot_uniform, lecun_normal"),
+    ("network.init", "zeros", "must be one of he_normal"),
+    ("models.deep.layer_sizes", [1, 6, 2], "starting and ending with 1"),
+    ("models.deep.activation", "swish", "must be one of tanh"),
+    ("models.adam_l2.l2", -0.001, "must be between 0 and 1000"),
+    ("models.keras.optimizer", "adam", "unknown key (known: trainer, learning_rate, lecture_layer_count)"),
+    ("models.size", {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.1}, "a model name must be"),
+    ("models.bad-name", {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.1}, "a model name must be"),
+    ("models", {}, "must hold 1 to 64 models"),
+    ("stats.n_seeds", 1, "must be between 2 and 65536"),
+    ("stats.n_seeds", 10**6, "must be between 2 and 65536"),
+    ("stats.baseline", "keras", "must name a model whose trainer is jax"),
+    ("stats.baseline", "nope", "must name a model whose trainer is jax"),
+    ("sweep.models", ["gd", "keras"], "must name a model whose trainer is jax"),
+    ("sweep.models", ["deep_schedule"], "has a schedule; a sweep varies a fixed learning_rate"),
+    ("sweep.models", ["gd", "gd"], "names a model twice"),
+    ("sweep.learning_rates", [0.1], "must be a list of 2 to 256 different numbers"),
+    ("sweep.learning_rates", [0.1, 0.1], "must be a list of 2 to 256 different numbers"),
+    ("sweep.learning_rates", [0.1, 0.0], "must be a list of 2 to 256 different numbers"),
+    ("sweep.learning_rates", [0.1] * 300, "must be a list of 2 to 256 different numbers"),
+    ("sweep.n_seeds", 0, "must be between 1 and 65536"),
     ("train.epochs", _DELETE, "missing key"),
     ("models", None, "must be a mapping"),
 ]
@@ -120,3 +176,40 @@ def test_files_that_are_not_params(tmp_path):
 def test_an_int_is_accepted_where_a_float_is_expected():
     p = parse_params(_with("data.x_max", 6))
     assert p.data.x_max == 6.0 and isinstance(p.data.x_max, float)
+
+
+def test_a_strategy_is_a_params_entry():
+    raw = _with("models.cosine_momentum", {
+        "trainer": "jax", "optimizer": "nesterov", "momentum": 0.8, "activation": "relu", "init": "glorot_uniform",
+        "layer_sizes": [1, 8, 8, 1], "l2": 0.0001,
+        "schedule": {"name": "warmup_cosine_decay", "init_value": 0.0, "peak_value": 0.01, "warmup_steps": 100,
+                     "decay_steps": 4000}})
+    p = parse_params(raw)
+    m = p.jax_model("cosine_momentum")
+    assert (m.optimizer, m.settings, m.activation, m.init, m.layer_sizes, m.l2) == (
+        "nesterov", {"momentum": 0.8}, "relu", "glorot_uniform", (1, 8, 8, 1), 0.0001)
+    assert m.schedule.name == "warmup_cosine_decay" and m.schedule.args["warmup_steps"] == 100
+    assert p.activation_of("cosine_momentum") == "relu" and p.activation_of("gd") == "tanh"
+    assert parse_params(to_dict(p)) == p  # written back as it was read
+    # Unset keys come from network:, null included (dvc exp run -S can set null, not delete).
+    raw = _with("models.deep.layer_sizes", None)
+    assert parse_params(raw).jax_model("deep").layer_sizes == (1, 10, 10, 10, 1)
+
+
+def test_every_optimizer_setting_and_schedule_argument_is_optax_s():
+    """The tables in config.py name real arguments of the Optax functions they stand for."""
+    import inspect
+
+    import optax
+
+    from nnreg.jax_training import _OPTAX_FNS, _SCHEDULE_FNS
+
+    assert set(_OPTAX_FNS) == set(OPTIMIZERS) - {"gd"} and set(_SCHEDULE_FNS) == set(SCHEDULES)
+    for name, (fn, fixed) in _OPTAX_FNS.items():
+        accepted = set(inspect.signature(getattr(optax, fn)).parameters)
+        assert set(OPTIMIZERS[name]) | set(fixed) <= accepted, name
+    for name, fn in _SCHEDULE_FNS.items():
+        signature = inspect.signature(getattr(optax, fn)).parameters
+        required = {k for k, v in signature.items() if v.default is inspect.Parameter.empty}
+        assert set(SCHEDULES[name]) <= set(signature), name
+        assert {k for k, s in SCHEDULES[name].items() if s.required} == required, name

@@ -1,13 +1,15 @@
-"""dvc.yaml is honest: each stage depends on exactly the nnreg modules its script imports."""
+"""dvc.yaml is honest: each stage depends on exactly the nnreg modules its script imports,
+and the per-model stages are made from params.yaml's `models:` mapping."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from dvc.dependency.param import ParamsDependency
+from dvc.repo import Repo
 
-from nnreg import MODELS
+from nnreg.config import load_params
 from tests.conftest import REPO
 
 PROBE = """
@@ -20,44 +22,40 @@ print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()
 
 
 def _stages():
-    """(name, cmd, deps, params) of every stage, with foreach expanded as DVC does."""
-    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
-        if "foreach" not in stage:
-            yield name, stage["cmd"], stage["deps"], stage.get("params", [])
-            continue
-        items = stage["foreach"]
-        pairs = items.items() if isinstance(items, dict) else [(i, i) for i in items]
-        for key, item in pairs:
-            def fill(text, key=key, item=item):
-                text = text.replace("${key}", key)
-                if isinstance(item, dict):
-                    for k, v in item.items():
-                        text = text.replace("${item.%s}" % k, v)
-                return text.replace("${item}", str(item))
-            do = stage["do"]
-            yield (f"{name}@{key}", fill(do["cmd"]), [fill(d) if isinstance(d, str) else d for d in do["deps"]],
-                   [fill(p) for p in do.get("params", [])])
+    """(name, cmd, file deps, params) of every stage, as DVC itself resolves dvc.yaml (foreach included)."""
+    for stage in Repo(str(REPO)).index.stages:
+        deps = [d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)]
+        params = [p for d in stage.deps if isinstance(d, ParamsDependency) for p in d.params]
+        yield stage.addressing, stage.cmd, deps, params
 
 
-def test_every_model_has_a_train_and_an_evaluate_stage():
+def test_every_model_has_its_stages_made_from_params():
+    p = load_params(REPO / "params.yaml")
     names = {name for name, *_ in _stages()}
-    assert names == {"data", "report"} | {f"{s}@{m}" for s in ("train", "evaluate") for m in MODELS}
+    per_model = {f"{s}@{m}" for s in ("train", "evaluate", "seeds") for m in p.models}
+    assert names == {"data", "compare", "report"} | per_model | {f"sweep@{m}" for m in p.sweep.models}
+    commands = {name: cmd for name, cmd, *_ in _stages()}
+    for m, spec in p.models.items():
+        assert commands[f"train@{m}"] == f"python stages/train_{spec.trainer}.py {m}"
 
 
 def test_stage_deps_are_exactly_the_modules_the_script_imports():
+    imports = {}
     for name, cmd, deps, _ in _stages():
         script = cmd.split()[1]
         assert script in deps, (name, script)
-        out = subprocess.run([sys.executable, "-c", PROBE, str(REPO / script)], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout
-        imported = {str(Path(f).resolve().relative_to(REPO)) for f in json.loads(out)}
-        listed = {d for d in deps if isinstance(d, str) and d.startswith("nnreg/")}
+        if script not in imports:
+            out = subprocess.run([sys.executable, "-c", PROBE, str(REPO / script)], cwd=REPO, capture_output=True,
+                                 text=True, check=True).stdout
+            imports[script] = {str(Path(f).resolve().relative_to(REPO)) for f in json.loads(out)}
+        listed = {d for d in deps if d.startswith("nnreg/")}
+        imported = imports[script]
         assert imported == listed, f"{name}: imports {sorted(imported - listed)} unlisted, lists {sorted(listed - imported)} unused"
 
 
-def test_training_stages_read_only_their_own_model_params():
+def test_per_model_stages_read_only_their_own_model_params():
     for name, _, _, params in _stages():
-        if name.startswith("train@"):
+        if "@" in name:
             model = name.split("@")[1]
             assert [p for p in params if p.startswith("models")] == [f"models.{model}"], name
 

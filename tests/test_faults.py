@@ -17,10 +17,8 @@ import pytest
 from nnreg.config import parse_params
 from nnreg.data import make_dataset
 from nnreg.evaluate import evaluate
-from nnreg.network import init_network
-from nnreg.optimizers import make_optimizer
-from nnreg.training import make_train_fn
-from tests.helpers import TINY, deterministic, dvc, env_for, lock_md5s, make_repo, run
+from nnreg.jax_training import init_model, make_model_train_fn
+from tests.helpers import TINY, deterministic, dvc, env_for, lock_md5s, make_repo, run, wait_for_queue
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +42,9 @@ def test_two_runs_from_scratch_give_the_same_bytes(reference, tmp_path):
     second = lock_md5s(root)
     assert set(first) == set(second)
     assert deterministic(second) == deterministic(first)
-    # data; each model: model, history, metrics, fit; the plots/data folder
-    assert len(deterministic(first)) == 1 + 4 * 4 + 1
+    # data; each model: model, history, metrics, fit, replicates, their summary; the swept
+    # model's sweep; compare.json, sweep.json and plots/compare; the plots/data folder
+    assert len(deterministic(first)) == 1 + 4 * 6 + 1 + 3 + 1
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
@@ -127,8 +126,9 @@ def _expected_gd_metrics(params: dict) -> dict:
     """What the pipeline must report for gd under `params`, computed in this process."""
     p = parse_params(params)
     dataset = make_dataset(p.data)
-    net = init_network(jax.random.PRNGKey(p.network.init_seed), p.network.layer_sizes)
-    fn = make_train_fn(make_optimizer("gd", p.models.gd.learning_rate), p.train.epochs, p.network.activation)
+    model = p.jax_model("gd")
+    net = init_model(model, jax.random.PRNGKey(p.network.init_seed))
+    fn = make_model_train_fn(model, p.train.epochs)
     trained, history = fn(net, *dataset)
     return evaluate(trained, dataset, p.network.activation, int(history.first_nonfinite_epoch))
 
@@ -138,7 +138,7 @@ def test_parallel_queued_experiments_each_get_their_own_metrics(tmp_path):
     dvc(root, "repro")
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "baseline")
-    rates = ["0.003", "0.02", "0.05"]
+    rates = ["0.003", "0.05"]  # two workers, two experiments at once
     for lr in rates:
         dvc(root, "exp", "run", "--queue", "-S", f"models.gd.learning_rate={lr}", "-n", f"lr-{lr}")
     try:
@@ -147,7 +147,7 @@ def test_parallel_queued_experiments_each_get_their_own_metrics(tmp_path):
         with open(root / ".dvc/tmp/queue-start.log", "w") as log:
             subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=root, env=env_for(root),
                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=120, check=True)
-        status = _wait_for_queue(root, len(rates), timeout=300)
+        status = wait_for_queue(root, len(rates), timeout=300)
         assert status.count("Success") == len(rates), status
     finally:
         _stop_workers(root)
@@ -158,18 +158,6 @@ def test_parallel_queued_experiments_each_get_their_own_metrics(tmp_path):
         shown = _exp_metrics(root, f"lr-{lr}")
         assert shown["train_mse"] == expected["train_mse"] and shown["validate_mse"] == expected["validate_mse"]
         assert shown["diverged"] is False
-
-
-def _wait_for_queue(root, n: int, timeout: float) -> str:
-    """`dvc queue status` once no task is queued or running; fails with the workers' logs."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = dvc(root, "queue", "status").stdout
-        if "Queued" not in status and "Running" not in status and status.count("Success") + status.count("Failed") >= n:
-            return status
-        time.sleep(2)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((root / ".dvc/tmp").rglob("*.out")))
-    raise AssertionError(f"queue not done after {timeout} s:\n{status}\n{logs}")
 
 
 def _stop_workers(root) -> None:

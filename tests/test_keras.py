@@ -5,7 +5,8 @@ import pytest
 
 from nnreg.keras_training import build_model, get_network, keras_layer_widths, set_network, train
 from nnreg.network import count_params, init_network, mse
-from nnreg.optimizers import make_optimizer
+from nnreg.config import Params
+from nnreg.jax_training import make_optimizer
 from nnreg.training import make_train_fn
 
 SIZES = (1, 10, 10, 10, 1)
@@ -35,7 +36,7 @@ def test_keras_with_the_jax_initial_weights_follows_gd(tiny_dataset):
     model = build_model(SIZES, "tanh", lr)
     set_network(model, initial)
     k_net, k_hist, timing = train(model, *tiny_dataset, epochs=epochs)
-    gd_net, gd_hist = make_train_fn(make_optimizer("gd", lr), epochs)(initial, *tiny_dataset)
+    gd_net, gd_hist = make_train_fn(make_optimizer(Params().models["gd"], lr), epochs)(initial, *tiny_dataset)
 
     np.testing.assert_allclose(k_hist.train_loss, np.asarray(gd_hist.train_loss), rtol=1e-4)
     np.testing.assert_allclose(k_hist.validate_loss, np.asarray(gd_hist.validate_loss), rtol=1e-4)

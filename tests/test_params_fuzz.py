@@ -91,7 +91,9 @@ def test_mutated_params_load_or_fail_naming_the_key(raw):
     # It loaded: then every value obeys its rule.
     assert p.data.x_max > p.data.x_min >= 0 and 2 <= p.data.n_points <= 10**7
     assert p.network.layer_sizes[0] == p.network.layer_sizes[-1] == 1 and p.train.epochs > 0
-    assert all(m.learning_rate > 0 for m in (p.models.keras, p.models.gd, p.models.optax_sgd, p.models.optax_adam))
+    for m in p.models.values():
+        assert (m.learning_rate is not None and m.learning_rate > 0) or (m.trainer == "jax" and m.schedule is not None)
+    assert p.stats.baseline in p.model_names("jax") and set(p.sweep.models) <= set(p.model_names("jax"))
 
 
 @settings(max_examples=500, deadline=None)

@@ -1,15 +1,19 @@
 """The real `dvc repro` in a temporary git repo on a tiny params file."""
 
+import copy
 import json
 
 import numpy as np
 import pytest
 import yaml
+from scipy import stats
 
-from nnreg import MODELS
-from tests.helpers import dvc, make_repo, ran_stages, run, stale_stages, write_params
+from tests.helpers import TINY, dvc, make_repo, ran_stages, run, stale_stages, write_params
 
 pytestmark = pytest.mark.integration
+
+MODELS = list(TINY["models"])
+JAX_MODELS = [m for m in MODELS if TINY["models"][m]["trainer"] == "jax"]
 
 
 @pytest.fixture(scope="module")
@@ -21,56 +25,156 @@ def repo(tmp_path_factory):
     return root
 
 
+def _json(root, path):
+    return json.loads((root / path).read_text())
+
+
+def _changed_metrics(root) -> set[str]:
+    diff = json.loads(dvc(root, "metrics", "diff", "--json").stdout)
+    return {path for path, values in diff.items() if any(v.get("diff") for v in values.values())}
+
+
+def _seeds(root, model) -> dict:
+    """plots/seeds/<model>.csv, its MSEs as the float32 values the stage wrote."""
+    d = np.genfromtxt(root / f"plots/seeds/{model}.csv", delimiter=",", names=True)
+    return {k: d[k].astype(np.float32).astype(np.float64) if k.endswith("mse") else d[k] for k in d.dtype.names}
+
+
+def _restore(root) -> None:
+    run(root, "git", "checkout", "-q", "params.yaml")
+    dvc(root, "repro")  # back to the committed results, from DVC's run-cache
+    assert stale_stages(root) == set()
+
+
 def test_repro_makes_every_output(repo):
     assert stale_stages(repo) == set()
     for m in MODELS:
-        metrics = json.loads((repo / f"metrics/{m}.json").read_text())
-        assert metrics["train_mse"] > 0 and metrics["validate_mse"] > 0 and metrics["diverged"] is False
-        timing = json.loads((repo / f"metrics/timing/{m}.json").read_text())
+        metrics = _json(repo, f"metrics/{m}.json")
+        assert metrics["train_mse"] > 0 and metrics["validate_mse"] > 0 and metrics["true_mse"] > 0
+        assert metrics["diverged"] is False and metrics["n_parameters"] == 12 + 42 + 7
+        timing = _json(repo, f"metrics/timing/{m}.json")
         assert timing["runtime_s"] > 0 and timing["compile_s"] >= 0 and timing["device"]
         assert (repo / f"models/{m}.npz").exists() and (repo / f"plots/fit/{m}.csv").exists()
         history = (repo / f"plots/history/{m}.csv").read_text().splitlines()
         assert history[0] == "epoch,train_loss,validate_loss" and len(history) == 31
-    summary = json.loads((repo / "plots/summary.json").read_text())
-    assert [r["model"] for r in summary] == list(MODELS)
-    assert "| Pure JAX (hand-coded GD) |" in (repo / "plots/summary.md").read_text()
-    for name in ("data", "fits", "loss", "summary"):
+    for m in JAX_MODELS:
+        rows = (repo / f"plots/seeds/{m}.csv").read_text().splitlines()
+        assert rows[0] == "replicate,validate_mse,true_mse,diverged" and len(rows) == 1 + TINY["stats"]["n_seeds"]
+        seeds = _json(repo, f"metrics/seeds/{m}.json")
+        assert seeds["n_replicates"] == TINY["stats"]["n_seeds"] and seeds["n_diverged"] == 0
+        for key in ("validate_mse", "true_mse"):
+            assert set(seeds[key]) == {"mean", "median", "std", "ci_low", "ci_high"}
+            assert seeds[key]["ci_low"] < seeds[key]["mean"] < seeds[key]["ci_high"]
+    assert "excluded" in _json(repo, "metrics/seeds/keras.json")
+    assert set(_json(repo, "metrics/compare.json")) == {"gd", "optax_sgd"}  # all JAX models but the baseline
+    summary = _json(repo, "plots/summary.json")
+    assert [r["model"] for r in summary["single_run"]] == MODELS
+    text = (repo / "plots/summary.md").read_text()
+    assert "| Pure JAX (hand-coded GD) |" in text and "excluded: trained by Keras's fit" in text
+    assert "Noise floor: validation MSE cannot fall below noise² = 0.040000" in text
+    for name in ("data", "fits", "loss", "summary", "seeds", "differences", "sweep"):
         assert (repo / f"plots/images/{name}.png").read_bytes()[:4] == b"\x89PNG"
     # Data and models are in DVC's cache and ignored by git; metrics and plot data are not.
     assert "dataset.npz" in (repo / "data/.gitignore").read_text()
     assert run(repo, "git", "check-ignore", "-q", "metrics/gd.json", check=False).returncode == 1
-    # gd and optax_sgd: the same bits.
+    # gd and optax_sgd: the same bits, in the single run and over the replicates.
     gd, sgd = np.load(repo / "models/gd.npz"), np.load(repo / "models/optax_sgd.npz")
     for k in gd.files:
         np.testing.assert_array_equal(gd[k], sgd[k])
+    assert (repo / "plots/seeds/gd.csv").read_text() == (repo / "plots/seeds/optax_sgd.csv").read_text()
+
+
+def test_statistics_recomputed_from_the_replicates_match_the_metrics(repo):
+    """scipy.stats on the per-replicate CSVs, here, gives the committed summaries and comparisons."""
+    data = {m: _seeds(repo, m) for m in JAX_MODELS}
+    for m, d in data.items():
+        summary = _json(repo, f"metrics/seeds/{m}.json")["validate_mse"]
+        ci = stats.ttest_1samp(d["validate_mse"], 0).confidence_interval(0.95)
+        assert summary["mean"] == pytest.approx(d["validate_mse"].mean(), rel=1e-12)
+        assert summary["median"] == pytest.approx(np.median(d["validate_mse"]), rel=1e-12)
+        assert summary["std"] == pytest.approx(d["validate_mse"].std(ddof=1), rel=1e-12)
+        assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-12)
+    compare = _json(repo, "metrics/compare.json")
+    base = data["optax_adam"]["validate_mse"]
+    for m in ("gd", "optax_sgd"):
+        test = stats.ttest_rel(data[m]["validate_mse"], base)
+        c = compare[m]
+        assert c["mean_diff"] == pytest.approx((data[m]["validate_mse"] - base).mean(), rel=1e-12)
+        assert (c["ci_low"], c["ci_high"]) == pytest.approx(tuple(test.confidence_interval(0.95)), rel=1e-12)
+        assert c["p_value"] == pytest.approx(min(1.0, test.pvalue * 2), rel=1e-12)  # Bonferroni over 2 models
+        assert c["win_rate"] == (data[m]["validate_mse"] < base).mean()
+        assert c["verdict"] == ("no detectable difference" if c["p_value"] >= 0.05
+                                else "better" if c["mean_diff"] < 0 else "worse")
+
+
+def test_a_sweep_that_reaches_divergence_marks_it(repo):
+    rows = np.genfromtxt(repo / "plots/sweep/gd.csv", delimiter=",", names=True)
+    assert list(rows["learning_rate"]) == TINY["sweep"]["learning_rates"]
+    assert rows["diverged_fraction"].tolist() == [0.0, 1.0] and np.isnan(rows["validate_mse_mean"][1])
+    assert _json(repo, "metrics/sweep.json") == {
+        "gd": {"best_learning_rate": 0.01, "best_validate_mse": pytest.approx(rows["validate_mse_mean"][0])}}
+    assert "| 10 | n/a (100% diverged) |" in (repo / "plots/summary.md").read_text()
 
 
 def test_one_learning_rate_reruns_only_its_model(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["models"]["optax_adam"]["learning_rate"] = 0.03
     write_params(repo, params)
-    assert stale_stages(repo) == {"train@optax_adam"}  # dvc status names changed stages, not downstream
-    assert ran_stages(dvc(repo, "repro").stdout) == {"train@optax_adam", "evaluate@optax_adam", "report"}
-    diff = json.loads(dvc(repo, "metrics", "diff", "--json").stdout)
-    changed = {path for path, values in diff.items() if any(v.get("diff") for v in values.values())}
-    assert changed == {"metrics/optax_adam.json"}, diff
-    page = repo / "page"
+    assert stale_stages(repo) == {"train@optax_adam", "evaluate@optax_adam", "seeds@optax_adam", "compare", "report"}
+    assert ran_stages(dvc(repo, "repro").stdout) == {"train@optax_adam", "evaluate@optax_adam", "seeds@optax_adam",
+                                                     "compare", "report"}
+    assert _changed_metrics(repo) == {"metrics/optax_adam.json", "metrics/seeds/optax_adam.json",
+                                      "metrics/compare.json"}
+    page = repo.parent / f"{repo.name}-page"
     dvc(repo, "plots", "show", "-o", str(page))
     html = (page / "index.html").read_text()
-    assert "Loss per epoch" in html and "Training and validation data" in html and "summary.png" in html
-    run(repo, "git", "checkout", "-q", "params.yaml")
-    dvc(repo, "repro")  # back to the committed results, from DVC's run-cache
-    assert stale_stages(repo) == set()
+    for title in ("Loss per epoch", "Training and validation data", "summary.png", "Validation MSE of every replicate",
+                  "Paired difference from the baseline", "Validation MSE against learning rate", "sweep.png"):
+        assert title in html, title
+    _restore(repo)
 
 
 def test_exp_run_set_param(repo):
     out = dvc(repo, "exp", "run", "-S", "models.gd.learning_rate=0.02").stdout
-    assert ran_stages(out) == {"train@gd", "evaluate@gd", "report"}, out
-    diff = json.loads(dvc(repo, "metrics", "diff", "--json").stdout)
-    changed = {path for path, values in diff.items() if any(v.get("diff") for v in values.values())}
-    assert changed == {"metrics/gd.json"}, diff
-    run(repo, "git", "checkout", "-q", "params.yaml")
-    dvc(repo, "repro")
+    assert ran_stages(out) == {"train@gd", "evaluate@gd", "seeds@gd", "sweep@gd", "compare", "report"}, out
+    assert _changed_metrics(repo) == {"metrics/gd.json", "metrics/seeds/gd.json", "metrics/compare.json"}
+    _restore(repo)
+
+
+def test_a_strategy_added_through_params_runs_only_its_stages(repo):
+    params = copy.deepcopy(TINY)
+    params["models"]["cosine_l2"] = {
+        "trainer": "jax", "optimizer": "nesterov", "momentum": 0.8, "layer_sizes": [1, 4, 4, 4, 1],
+        "activation": "elu", "init": "glorot_uniform", "l2": 0.001,
+        "schedule": {"name": "cosine_decay", "init_value": 0.05, "decay_steps": 30}}
+    write_params(repo, params)
+    out = dvc(repo, "repro").stdout
+    assert ran_stages(out) == {"train@cosine_l2", "evaluate@cosine_l2", "seeds@cosine_l2", "compare", "report"}, out
+    metrics = _json(repo, "metrics/cosine_l2.json")
+    assert metrics["n_parameters"] == 8 + 20 + 20 + 5 and metrics["validate_mse"] > 0
+    assert set(_json(repo, "metrics/compare.json")) == {"gd", "optax_sgd", "cosine_l2"}
+    assert "| cosine_l2 | 53 |" in (repo / "plots/summary.md").read_text()  # the exercise table
+    # Changing it reruns only its stages; the others come back from DVC's run-cache or stay.
+    params["models"]["cosine_l2"]["l2"] = 0.01
+    write_params(repo, params)
+    assert ran_stages(dvc(repo, "repro").stdout) == {"train@cosine_l2", "evaluate@cosine_l2", "seeds@cosine_l2",
+                                                     "compare", "report"}
+    # Removed again: DVC leaves a removed stage's outputs in place; git clean takes them away.
+    run(repo, "git", "checkout", "-q", ".")
+    run(repo, "git", "clean", "-fdq", "metrics", "plots", "models")
+    assert ran_stages(dvc(repo, "repro").stdout) <= {"compare", "report"}  # from the run-cache
+    assert stale_stages(repo) == set() and run(repo, "git", "status", "--porcelain").stdout == ""
+
+
+def test_changing_only_the_sweep_reruns_only_the_sweep_and_the_gatherers(repo):
+    out = dvc(repo, "exp", "run", "-S", "sweep.n_seeds=3").stdout
+    assert ran_stages(out) == {"sweep@gd", "compare", "report"}, out
+    _restore(repo)
+    params = copy.deepcopy(TINY)
+    params["stats"]["n_seeds"] = 5
+    write_params(repo, params)  # dvc status names the stages whose own deps changed
+    assert stale_stages(repo) == {f"seeds@{m}" for m in MODELS} | {"compare", "report"}
+    _restore(repo)
 
 
 def test_changing_the_point_count_reruns_the_data_stage(repo):
@@ -81,5 +185,4 @@ def test_changing_the_point_count_reruns_the_data_stage(repo):
         assert "data" in stale_stages(repo)
         dvc(repo, "repro", "data")
         assert np.load(repo / "data/dataset.npz")["x_train"].shape == (n, 1)
-    run(repo, "git", "checkout", "-q", "params.yaml")
-    dvc(repo, "repro")
+    _restore(repo)

@@ -1,18 +1,25 @@
-"""The results committed in git are the lecture's (CI reruns the pipeline and checks they reproduce bit for bit)."""
+"""The results committed in git: the lecture's numbers and the exercise's (CI reruns the pipeline
+and checks they reproduce bit for bit), and statistics that follow from the committed replicates."""
 
 import json
 
+import numpy as np
 import pytest
+from scipy import stats
 
+from nnreg import EXERCISE_MODELS, LECTURE_MODELS
+from nnreg.config import load_params
 from tests.conftest import REPO
 
+PARAMS = load_params(REPO / "params.yaml")
 
-def _metrics(model):
-    return json.loads((REPO / f"metrics/{model}.json").read_text())
+
+def _metrics(path):
+    return json.loads((REPO / "metrics" / path).read_text())
 
 
 def test_committed_metrics_are_the_lecture_numbers():
-    gd, sgd, adam, keras = (_metrics(m) for m in ("gd", "optax_sgd", "optax_adam", "keras"))
+    gd, sgd, adam, keras = (_metrics(f"{m}.json") for m in ("gd", "optax_sgd", "optax_adam", "keras"))
     assert not any(m["diverged"] for m in (gd, sgd, adam, keras))
     assert gd["validate_mse"] == pytest.approx(0.042119, abs=2e-5)
     assert gd["train_mse"] == pytest.approx(0.03996, abs=2e-5)
@@ -21,8 +28,77 @@ def test_committed_metrics_are_the_lecture_numbers():
     assert 0.040 <= keras["validate_mse"] <= 0.050
 
 
+def test_committed_exercise_numbers_are_the_lecture_s():
+    """The lecture's Exercise 23.1 table (validation MSE, one seed), within 2e-5."""
+    lecture = {"deep": 0.041686, "deep_schedule": 0.041633, "deep_schedule_l2": 0.040845, "adam_l2": 0.040959}
+    for model, value in lecture.items():
+        assert _metrics(f"{model}.json")["validate_mse"] == pytest.approx(value, abs=2e-5), model
+    assert [_metrics(f"{m}.json")["n_parameters"] for m in EXERCISE_MODELS] == [187, 187, 187, 251]
+    summary = (REPO / "plots/summary.md").read_text()
+    assert "## Exercise 23.1" in summary and "| 1. Deeper network (6 layers) | 187 |" in summary
+
+
 def test_committed_timing_is_separate_from_accuracy():
-    for model in ("keras", "gd", "optax_sgd", "optax_adam"):
-        assert set(_metrics(model)) == {"train_mse", "validate_mse", "diverged", "first_nonfinite_epoch"}
-        timing = json.loads((REPO / f"metrics/timing/{model}.json").read_text())
+    for model in PARAMS.models:
+        assert set(_metrics(f"{model}.json")) == {"n_parameters", "train_mse", "validate_mse", "true_mse", "diverged",
+                                                  "first_nonfinite_epoch"}
+        timing = _metrics(f"timing/{model}.json")
         assert {"runtime_s", "compile_s", "device", "platform"} <= set(timing)
+
+
+def test_committed_replicate_statistics_follow_from_the_committed_replicates():
+    """Every JAX model over the same stats.n_seeds replicates; its summary and its comparison with
+    the baseline recomputed here with scipy.stats from plots/seeds/*.csv."""
+    n, baseline = PARAMS.stats.n_seeds, PARAMS.stats.baseline
+    jax_models = PARAMS.model_names("jax")
+    data = {m: np.genfromtxt(REPO / f"plots/seeds/{m}.csv", delimiter=",", names=True) for m in jax_models}
+    # The MSEs as the float32 values the stage wrote (their 9-digit decimals are not exactly those).
+    data = {m: {k: d[k].astype(np.float32).astype(np.float64) if k.endswith("mse") else d[k] for k in d.dtype.names}
+            for m, d in data.items()}
+    compare = _metrics("compare.json")
+    assert set(compare) == set(jax_models) - {baseline}
+    for m, d in data.items():
+        assert d["replicate"].tolist() == list(range(n))
+        seeds = _metrics(f"seeds/{m}.json")
+        assert seeds["n_replicates"] == n and seeds["n_diverged"] == int(d["diverged"].sum())
+        ok = d["diverged"] == 0
+        for key in ("validate_mse", "true_mse"):
+            values = d[key][ok]
+            ci = stats.ttest_1samp(values, 0).confidence_interval(0.95)
+            assert seeds[key]["mean"] == pytest.approx(values.mean(), rel=1e-9), (m, key)
+            assert (seeds[key]["ci_low"], seeds[key]["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+        if m == baseline:
+            continue
+        both = ok & (data[baseline]["diverged"] == 0)
+        test = stats.ttest_rel(d["validate_mse"][both], data[baseline]["validate_mse"][both])
+        c = compare[m]
+        assert c["p_value"] == pytest.approx(min(1.0, test.pvalue * (len(jax_models) - 1)), rel=1e-9)
+        assert (c["ci_low"], c["ci_high"]) == pytest.approx(tuple(test.confidence_interval(0.95)), rel=1e-9)
+        assert c["verdict"] == ("no detectable difference" if c["p_value"] >= 0.05
+                                else "better" if c["mean_diff"] < 0 else "worse")
+    assert "excluded" in _metrics("seeds/keras.json")
+    # Over seeds, hand GD is far from its lucky single-seed 0.042.
+    assert _metrics("seeds/gd.json")["validate_mse"]["mean"] > 0.06
+
+
+def test_committed_sweep_reaches_divergence_and_names_the_best_rate():
+    best = _metrics("sweep.json")
+    assert set(best) == set(PARAMS.sweep.models)
+    for m in PARAMS.sweep.models:
+        rows = np.genfromtxt(REPO / f"plots/sweep/{m}.csv", delimiter=",", names=True)
+        assert rows["learning_rate"].tolist() == list(PARAMS.sweep.learning_rates)
+        healthy = rows["diverged_fraction"] == 0
+        assert best[m]["best_learning_rate"] == rows["learning_rate"][healthy][np.argmin(rows["validate_mse_mean"][healthy])]
+    gd = np.genfromtxt(REPO / "plots/sweep/gd.csv", delimiter=",", names=True)
+    assert gd["diverged_fraction"][-1] == 1.0 and gd["diverged_fraction"][0] == 0.0
+
+
+def test_the_readme_s_result_tables_are_the_committed_summary_s():
+    """Every table row in the README's Results section is a row of the committed plots/summary.md."""
+    readme = (REPO / "README.md").read_text()
+    results = readme[readme.index("## Results"):readme.index("## The pipeline")]
+    summary = set((REPO / "plots/summary.md").read_text().splitlines())
+    rows = [line for line in results.splitlines() if line.startswith("| ")]
+    assert len(rows) >= 4 + 5 + 8, "the README's result tables are missing"
+    missing = [row for row in rows if row not in summary]
+    assert not missing, f"README rows not in plots/summary.md (copy the tables from it): {missing}"

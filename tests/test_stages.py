@@ -36,6 +36,10 @@ def _bad(params, path, value):
         (["stages/train_jax.py", "optax_adam"], "models.optax_adam.learning_rate", -1.0, "must be > 0"),
         (["stages/train_keras.py", "keras"], "network.activation", "swish", "must be one of"),
         (["stages/evaluate.py", "gd"], "network.layer_sizes", [1, 5, 2], "starting and ending with 1"),
+        (["stages/seeds.py", "gd"], "stats.n_seeds", 1, "must be between 2 and 65536"),
+        (["stages/sweep.py", "gd"], "sweep.learning_rates", [0.1], "must be a list of 2 to 256 different numbers"),
+        (["stages/compare.py"], "stats.baseline", "keras", "must name a model whose trainer is jax"),
+        (["stages/train_jax.py", "gd"], "models.gd.optimizer", "adamax", "must be one of gd, sgd, momentum"),
     ],
 )
 def test_bad_params_stop_the_stage_with_one_line(project, stage, key, value, rule):
@@ -122,3 +126,21 @@ def test_the_jax_trainer_logs_its_last_epoch(project):
     out = run(project, sys.executable, "stages/train_jax.py", "gd").stdout
     assert [line.split(" loss")[0] for line in out.splitlines() if " epoch " in line][-2:] == [
         "gd: epoch 16/17", "gd: epoch 17/17"]
+
+
+def test_replicate_stages_name_their_models_and_files(project):
+    proc = run(project, sys.executable, "stages/sweep.py", "optax_adam", check=False)
+    assert proc.returncode == 2 and "MODEL one of gd" in proc.stderr  # TINY sweeps gd only
+    proc = run(project, sys.executable, "stages/compare.py", check=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: plots/seeds/gd.csv: file not found (run the stage " \
+                                                          "that writes it: dvc repro)"
+
+
+def test_a_replicate_batch_too_big_stops_before_training(project):
+    params = _bad(_bad(TINY, "data.n_points", 10**7), "stats.n_seeds", 4096)
+    write_params(project, params)
+    proc = run(project, sys.executable, "stages/seeds.py", "gd", check=False)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: seeds@gd (stats.n_seeds: 4096): 4096 networks need about ") and "GiB is free" in line
+    assert not (project / "plots").exists() and not (project / "metrics").exists()

@@ -4,7 +4,8 @@ import optax
 import pytest
 
 from nnreg.network import init_network, mse
-from nnreg.optimizers import gradient_descent, make_optimizer
+from nnreg.config import Params
+from nnreg.jax_training import gradient_descent, make_optimizer
 from nnreg.training import compile_and_time, make_train_fn
 from tests import reference
 
@@ -13,7 +14,7 @@ SIZES = (1, 10, 10, 10, 1)
 
 def _train(model, dataset, epochs, lr=0.001, sizes=SIZES):
     params = init_network(jax.random.PRNGKey(1234), sizes)
-    fn = make_train_fn(make_optimizer(model, lr), epochs)
+    fn = make_train_fn(make_optimizer(Params().models[model], lr), epochs)
     return fn(params, *dataset)
 
 
@@ -69,7 +70,7 @@ def test_lecture_numbers(lecture_dataset):
 
 def test_compiles_once_and_times(tiny_dataset):
     params = init_network(jax.random.PRNGKey(0), SIZES)
-    fn = make_train_fn(make_optimizer("gd", 0.01), 10)
+    fn = make_train_fn(make_optimizer(Params().models["gd"], 0.01), 10)
     fn(params, *tiny_dataset)
     fn(params, *tiny_dataset)
     assert fn._cache_size() == 1

@@ -1,0 +1,86 @@
+"""The cost per network of a replicate batch against a loop of single runs, side by side.
+
+For each model, trains `--n` replicates (fresh init and data noise each, as the seeds
+stage does) two ways in this process: a loop of single compiled runs (`jax.jit(one)`
+called once per replicate) and one compiled, vmapped call with the batch split over
+every local device (CPU cores as XLA host devices, or every GPU). Both are compiled
+first; the timed runs alternate, `--repeats` times, and the table gives medians per
+network and the ratio loop / batch (> 1: the batch is faster). It checks that both
+ways give the same validation MSEs within 1e-3 relative and prints the largest
+difference (vmap is not bit for bit, and float32 rounding grows over 4,000 epochs).
+
+    python benchmarks/replicates.py [--models gd optax_adam] [--n 32] [--loop-n 8] [--repeats 5]
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nnreg.cli import use_every_cpu_core  # noqa: E402
+
+use_every_cpu_core()  # as the seeds and sweep stages do
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from nnreg.config import load_params  # noqa: E402
+from nnreg.replicates import compile_batch, make_replicate_fn  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", nargs="+", default=["gd", "optax_adam", "deep_schedule_l2"])
+    ap.add_argument("--n", type=int, default=32, help="networks in the batch")
+    ap.add_argument("--loop-n", type=int, default=8, help="networks in the timed loop (the first of the batch's)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    devices = jax.devices()
+    rows = []
+    for model in a.models:
+        one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+        compiled, args, compile_s, memory = compile_batch(one, np.arange(a.n))
+        single = jax.jit(one)
+        start = time.perf_counter()
+        jax.block_until_ready(single(0))
+        single_compile_s = time.perf_counter() - start
+        batch_ms, loop_ms = [], []
+        for _ in range(a.repeats):
+            start = time.perf_counter()
+            out = jax.block_until_ready(compiled(*args))
+            batch_ms.append(1e3 * (time.perf_counter() - start) / a.n)
+            start = time.perf_counter()
+            looped = [jax.block_until_ready(single(i)) for i in range(a.loop_n)]
+            loop_ms.append(1e3 * (time.perf_counter() - start) / a.loop_n)
+        batch_val = np.asarray(out.validate_mse)[: a.loop_n]
+        loop_val = np.array([float(r.validate_mse) for r in looped])
+        np.testing.assert_allclose(batch_val, loop_val, rtol=1e-3, err_msg=f"{model}: batch and loop disagree")
+        b, l = statistics.median(batch_ms), statistics.median(loop_ms)
+        rows.append({"model": model, "n": a.n, "devices": len(devices), "device": devices[0].device_kind,
+                     "loop_ms_per_network": l, "batch_ms_per_network": b, "loop_over_batch": l / b,
+                     "batch_compile_s": compile_s, "single_compile_s": single_compile_s,
+                     "batch_memory_mb_per_device": memory / 2**20,
+                     "max_relative_difference": float(np.max(np.abs(batch_val - loop_val) / loop_val))})
+    print(f"{platform.node()} {platform.machine()}, jax {jax.__version__}, {len(devices)} x {devices[0].device_kind}, "
+          f"{params.train.epochs} epochs, {a.repeats} repeats (medians)\n")
+    print("| model | networks | loop (ms/network) | batch (ms/network) | loop / batch | batch compile (s) "
+          "| largest MSE difference |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['model']} | {r['n']} | {r['loop_ms_per_network']:.1f} | {r['batch_ms_per_network']:.2f} | "
+              f"{r['loop_over_batch']:.2f} | {r['batch_compile_s']:.2f} | {r['max_relative_difference']:.1e} |")
+    print("\nbatch and loop gave the same validation MSEs within 1e-3 relative")
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

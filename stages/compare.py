@@ -1,0 +1,50 @@
+"""Stage compare: gathers the replicate batches. Every JAX model against `stats.baseline`,
+paired by replicate -> metrics/compare.json; each swept model's best learning rate
+-> metrics/sweep.json; long-format plot data (differences, sweeps) -> plots/compare/."""
+
+import numpy as np
+
+from nnreg.cli import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, log, run_stage, seeds_path
+from nnreg.cli import sweep_path
+from nnreg.config import load_params
+from nnreg.io import read_seeds, read_sweep, write_csv, write_json
+from nnreg.stats import best_learning_rate, compare_paired
+
+
+def main(argv):
+    params = load_params(PARAMS)
+    baseline = params.stats.baseline
+    models = params.model_names("jax")
+    seeds = {m: read_seeds(seeds_path(m), params.stats.n_seeds) for m in models}
+    others = [m for m in models if m != baseline]
+
+    base = seeds[baseline]
+    compare = {m: compare_paired(seeds[m]["validate_mse"], base["validate_mse"], seeds[m]["diverged"],
+                                 base["diverged"], n_comparisons=len(others))
+               for m in others}
+    sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
+    sweep = {m: best_learning_rate(rows) for m, rows in sweeps.items()}
+
+    write_json(COMPARE, compare)
+    write_json(SWEEP_METRICS, sweep)
+    write_csv(DIFFERENCES, {
+        "model": np.array(others, dtype=object),
+        **{k: np.array([np.nan if compare[m][k] is None else compare[m][k] for m in others])
+           for k in ("mean_diff", "ci_low", "ci_high", "win_rate")},
+        "verdict": np.array([compare[m]["verdict"] for m in others], dtype=object),
+    })
+    write_csv(SWEEP_LONG, {
+        "model": np.array([m for m, rows in sweeps.items() for _ in rows], dtype=object),
+        **{k: np.array([np.nan if r[k] is None else r[k] for rows in sweeps.values() for r in rows])
+           for k in ("learning_rate", "validate_mse_mean", "ci_low", "ci_high", "diverged_fraction")},
+    })
+    for m in others:
+        c = compare[m]
+        log(f"{m} - {baseline}: mean_diff {c['mean_diff']} [{c['ci_low']}, {c['ci_high']}] "
+            f"win_rate {c['win_rate']} p {c['p_value']}: {c['verdict']}")
+    for m, best in sweep.items():
+        log(f"{m}: best learning rate {best['best_learning_rate']}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,46 @@
+"""Stage sweep@<model>: validation MSE against learning rate, `sweep.learning_rates` times
+`sweep.n_seeds` replicates in one compiled, vmapped call over every device
+-> plots/sweep/<model>.csv (one row a learning rate)."""
+
+from nnreg.cli import use_every_cpu_core
+
+use_every_cpu_core()  # before JAX first touches a device
+
+import numpy as np  # noqa: E402
+
+from nnreg.cli import PARAMS, batch_timing_path, ensure_not_interrupted, log, model_arg, run_stage  # noqa: E402
+from nnreg.cli import sweep_path  # noqa: E402
+from nnreg.config import load_params  # noqa: E402
+from nnreg.io import write_csv, write_json  # noqa: E402
+from nnreg.replicates import make_replicate_fn, run_batch  # noqa: E402
+from nnreg.stats import sweep_table  # noqa: E402
+
+
+def main(argv):
+    params = load_params(PARAMS)
+    model = model_arg(argv, params.sweep.models)
+    rates, n_seeds = params.sweep.learning_rates, params.sweep.n_seeds
+    # The grid, flattened: replicate i at every rate (so the rates are compared on the same draws).
+    replicate = np.tile(np.arange(n_seeds), len(rates))
+    rate_of = np.repeat(np.asarray(rates, dtype=np.float32), n_seeds)
+    one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+    result, timing = run_batch(one, replicate, rate_of,
+                               what=f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})")
+    diverged = (result.first_nonfinite_epoch >= 0) | ~np.isfinite(result.validate_mse)
+    rows = sweep_table(rates, rate_of, result.validate_mse, diverged)
+
+    ensure_not_interrupted()
+    write_csv(sweep_path(model), {k: np.array([np.nan if r[k] is None else r[k] for r in rows])
+                                  for k in ("learning_rate", "validate_mse_mean", "ci_low", "ci_high",
+                                            "diverged_fraction")})
+    write_json(batch_timing_path("sweep", model), {"model": model, **timing._asdict(),
+                                                   "per_network_ms": 1e3 * timing.runtime_s / len(replicate)})
+    log(f"{model}: {len(replicate)} networks ({len(rates)} rates x {n_seeds} replicates) on {timing.n_devices} "
+        f"{timing.device} device(s) in {timing.runtime_s:.2f} s (compile {timing.compile_s:.2f} s)")
+    for r in rows:
+        log(f"{model}: learning_rate {r['learning_rate']:g} validate_mse {r['validate_mse_mean']} "
+            f"diverged {r['diverged_fraction']:.0%}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

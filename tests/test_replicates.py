@@ -1,0 +1,74 @@
+"""Many networks in one compiled call: replicate i is the same whatever the batch, the padding or
+the device count; it matches a plain training run on the same draws; too big a batch fails first."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from nnreg import NnregError
+from nnreg.config import DataParams, Params
+from nnreg.data import dataset_from_key
+from nnreg.jax_training import init_model, make_model_train_fn
+from nnreg.network import mse
+from nnreg.replicates import make_replicate_fn, replicate_keys, run_batch
+
+DATA = DataParams(n_points=32)
+EPOCHS = 60
+
+
+def _model(name="optax_adam", **kw):
+    return dataclasses.replace(Params().jax_model(name), layer_sizes=(1, 6, 6, 1), **kw)
+
+
+def test_the_tests_see_two_devices():
+    assert len(jax.devices()) == 2  # tests/conftest.py makes two CPU host devices
+
+
+def test_a_replicate_is_the_same_whatever_the_batch_padding_or_device_count():
+    one = make_replicate_fn(_model(), DATA, EPOCHS, seed=7)
+    full, timing = run_batch(one, np.arange(5))  # 5 over 2 devices: padded with a sixth, dropped
+    assert timing.n_devices == 2 and timing.n_networks == 5 and full.validate_mse.shape == (5,)
+    alone, _ = run_batch(one, [3], devices=jax.devices()[:1])
+    pair, _ = run_batch(one, [3, 4])
+    for field in ("train_mse", "validate_mse", "true_mse"):
+        a, b, c = getattr(full, field), getattr(alone, field), getattr(pair, field)
+        np.testing.assert_allclose(b[0], a[3], rtol=1e-5)
+        np.testing.assert_allclose(c, a[3:5], rtol=1e-5)
+    assert len(set(full.validate_mse.tolist())) == 5  # each replicate draws its own init and noise
+
+
+def test_a_replicate_is_a_plain_training_run_on_its_draws():
+    model = _model()
+    result, _ = run_batch(make_replicate_fn(model, DATA, EPOCHS, seed=7), [2])
+    data_key, init_key = replicate_keys(7, 2)
+    dataset = dataset_from_key(data_key, DATA)
+    params, history = make_model_train_fn(model, EPOCHS)(init_model(model, init_key), *dataset)
+    np.testing.assert_allclose(result.validate_mse[0], float(mse(params, dataset.x_validate, dataset.y_validate)),
+                               rtol=1e-5)
+    # A replicate's data are the lecture's generator with fresh noise: the same x, other y.
+    lecture = dataset_from_key(jax.random.PRNGKey(DATA.seed), DATA)
+    np.testing.assert_array_equal(np.asarray(dataset.x_train), np.asarray(lecture.x_train))
+    assert not np.array_equal(np.asarray(dataset.y_train), np.asarray(lecture.y_train))
+
+
+def test_a_swept_learning_rate_equals_the_model_at_that_rate():
+    model = _model("gd")
+    swept, _ = run_batch(make_replicate_fn(model, DATA, EPOCHS, seed=1), [0, 1, 0, 1], [0.01, 0.01, 0.05, 0.05])
+    for k, lr in enumerate([0.01, 0.05]):  # (at 0.2, GD is chaotic: rounding grows to O(1))
+        fixed, _ = run_batch(make_replicate_fn(dataclasses.replace(model, learning_rate=lr), DATA, EPOCHS, seed=1),
+                             [0, 1])
+        np.testing.assert_allclose(swept.validate_mse[2 * k: 2 * k + 2], fixed.validate_mse, rtol=1e-5)
+
+
+def test_divergence_is_reported_per_replicate():
+    result, _ = run_batch(make_replicate_fn(_model("gd", learning_rate=50.0), DATA, EPOCHS, seed=0), np.arange(4))
+    assert np.all(result.first_nonfinite_epoch >= 0)
+
+
+def test_a_batch_too_big_for_memory_fails_before_training_saying_how_much_it_needs():
+    huge = DataParams(n_points=10**7)
+    one = make_replicate_fn(_model(), huge, 1, seed=0)
+    with pytest.raises(NnregError, match=r"seeds: 4096 networks need about [0-9.]+ GiB of memory, but [0-9.]+ GiB is free"):
+        run_batch(one, np.arange(4096), what="seeds")
