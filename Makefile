@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: install repro test lock cuda bench clean-venv
+.PHONY: install repro test lock cuda bench clean-cache clean-venv
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ cuda: $(STAMP)
 
 bench: $(STAMP)
 	python benchmarks/bench.py
+
+# Empties JAX's persistent compilation cache that the stages share (nnreg/cli.py says where).
+JAX_CACHE ?= $(or $(JAX_COMPILATION_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nnreg/jax)
+clean-cache:
+	rm -rf "$(JAX_CACHE)"
 
 clean-venv:
 	rm -rf $(VENV)

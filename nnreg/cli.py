@@ -17,6 +17,37 @@ from nnreg.io import write_history, write_json, write_network
 # before importing this module.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
+
+def compilation_cache_dir() -> Path | None:
+    """Where the stages keep JAX's persistent compilation cache: $JAX_COMPILATION_CACHE_DIR, or
+    $XDG_CACHE_HOME/nnreg/jax (~/.cache/nnreg/jax); None when NNREG_COMPILE_CACHE=0."""
+    if os.environ.get("NNREG_COMPILE_CACHE", "1") == "0":
+        return None
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnreg" / "jax"
+
+
+def use_compilation_cache() -> None:
+    """Turns on JAX's persistent compilation cache for this stage: a stage compiles what an earlier
+    stage or run compiled already (the small eager functions every stage shares, a model's
+    programs when only its outputs were removed) by reading the executable back. The same
+    executable gives the same bits. Outside git and shared by every checkout, queued
+    experiment and parallel stage: with a size limit set, JAX reads and writes it under a
+    file lock. `make clean-cache` empties it."""
+    path = compilation_cache_dir()
+    if path is None:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # the small ones add up
+    jax.config.update("jax_compilation_cache_max_size", 2**30)  # least recently used out beyond 1 GiB
+
+
+use_compilation_cache()
+
 # Where the pipeline keeps its files (dvc.yaml lists the same paths).
 PARAMS = Path("params.yaml")
 DATASET = Path("data/dataset.npz")

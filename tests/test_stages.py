@@ -144,3 +144,28 @@ def test_a_replicate_batch_too_big_stops_before_training(project):
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: seeds@gd (stats.n_seeds: 4096): 4096 networks need about ") and "GiB is free" in line
     assert not (project / "plots").exists() and not (project / "metrics").exists()
+
+
+def test_the_compilation_cache_is_used_and_changes_no_bit(project, tmp_path):
+    """A trainer with an empty cache, again with it warm, and with it off: the same bytes."""
+    import subprocess
+
+    from tests.helpers import env_for
+
+    run(project, sys.executable, "stages/data.py")
+    cache = tmp_path / "cache"
+    outputs = []
+    for extra in ({"JAX_COMPILATION_CACHE_DIR": str(cache)}, {"JAX_COMPILATION_CACHE_DIR": str(cache)},
+                  {"NNREG_COMPILE_CACHE": "0"}):
+        env = {**env_for(project), **extra}
+        env.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")  # the stage's own setting: cache everything
+        if "NNREG_COMPILE_CACHE" in extra:
+            env.pop("JAX_COMPILATION_CACHE_DIR")
+        subprocess.run([sys.executable, "stages/train_jax.py", "optax_adam"], cwd=project, env=env, check=True,
+                       capture_output=True)
+        outputs.append((project / "models/optax_adam.npz").read_bytes())
+        if len(outputs) == 1:
+            entries = len(list(cache.iterdir()))
+            assert entries > 3, "the stage wrote nothing to the cache"
+    assert len(list(cache.iterdir())) == entries  # the warm run compiled nothing new
+    assert outputs[0] == outputs[1] == outputs[2]
