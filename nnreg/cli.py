@@ -70,36 +70,19 @@ def use_every_cpu_core() -> None:
         os.environ["XLA_FLAGS"] = f"{flags} {flag}={len(os.sched_getaffinity(0))}".strip()
 
 
-def model_path(model: str) -> Path:
-    return Path("models") / f"{model}.npz"
+def _per_model(folder: str, suffix: str) -> Callable[[str], Path]:
+    """`path(model)`: a model's file in `folder` (dvc.yaml lists the same paths)."""
+    return lambda model: Path(folder) / f"{model}{suffix}"
 
 
-def history_path(model: str) -> Path:
-    return Path("plots/history") / f"{model}.csv"
-
-
-def timing_path(model: str) -> Path:
-    return Path("metrics/timing") / f"{model}.json"
-
-
-def metrics_path(model: str) -> Path:
-    return Path("metrics") / f"{model}.json"
-
-
-def fit_path(model: str) -> Path:
-    return Path("plots/fit") / f"{model}.csv"
-
-
-def seeds_path(model: str) -> Path:
-    return Path("plots/seeds") / f"{model}.csv"
-
-
-def seeds_metrics_path(model: str) -> Path:
-    return Path("metrics/seeds") / f"{model}.json"
-
-
-def sweep_path(model: str) -> Path:
-    return Path("plots/sweep") / f"{model}.csv"
+model_path = _per_model("models", ".npz")
+history_path = _per_model("plots/history", ".csv")
+timing_path = _per_model("metrics/timing", ".json")
+metrics_path = _per_model("metrics", ".json")
+fit_path = _per_model("plots/fit", ".csv")
+seeds_path = _per_model("plots/seeds", ".csv")
+seeds_metrics_path = _per_model("metrics/seeds", ".json")
+sweep_path = _per_model("plots/sweep", ".csv")
 
 
 def batch_timing_path(kind: str, model: str) -> Path:

@@ -171,6 +171,13 @@ def write_csv(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
+def write_rows(path: str | Path, rows: list[dict], columns: list[str]) -> None:
+    """Rows of dicts as a CSV of `columns`; None (a statistic that does not exist) is written as nan."""
+    write_csv(path, {k: np.array([np.nan if r[k] is None else r[k] for r in rows],
+                                 dtype=object if any(isinstance(r[k], str) for r in rows) else float)
+                     for k in columns})
+
+
 def read_csv(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
     """A CSV written by `write_csv` with exactly `columns`, all numeric, as float64 arrays."""
     import pandas as pd

@@ -13,7 +13,6 @@ import time
 from typing import Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -21,7 +20,7 @@ from nnreg import NnregError
 from nnreg.config import DataParams, JaxModel
 from nnreg.data import dataset_from_key, true_grid
 from nnreg.jax_training import init_model, make_model_train_fn
-from nnreg.network import forward, mse
+from nnreg.network import mse
 from nnreg.training import device_info
 
 
@@ -32,6 +31,12 @@ class ReplicateResult(NamedTuple):
     validate_mse: jax.Array  # float32 scalar
     true_mse: jax.Array  # float32 scalar: against sqrt(x) + sin(x) on a dense grid
     first_nonfinite_epoch: jax.Array  # int32 scalar, -1 if the training loss stayed finite
+
+
+def diverged(result: ReplicateResult) -> np.ndarray:
+    """(n,) bool: the replicates whose training loss went non-finite, or whose end point is not finite."""
+    return ((np.asarray(result.first_nonfinite_epoch) >= 0) | ~np.isfinite(result.train_mse)
+            | ~np.isfinite(result.validate_mse) | ~np.isfinite(result.true_mse))
 
 
 def replicate_keys(seed: int, index: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -53,7 +58,7 @@ def make_replicate_fn(model: JaxModel, data: DataParams, epochs: int, seed: int)
         return ReplicateResult(
             mse(params, dataset.x_train, dataset.y_train, model.activation),
             mse(params, dataset.x_validate, dataset.y_validate, model.activation),
-            jnp.mean((forward(params, x_grid, model.activation) - y_true) ** 2),
+            mse(params, x_grid, y_true, model.activation),
             history.first_nonfinite_epoch,
         )
 

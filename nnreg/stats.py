@@ -106,7 +106,7 @@ def sweep_table(learning_rates, rates, validate_mse, diverged) -> list[dict]:
     rates, validate_mse, diverged = np.asarray(rates), np.asarray(validate_mse, np.float64), np.asarray(diverged, bool)
     rows = []
     for lr in learning_rates:
-        at = np.isclose(rates, np.float32(lr), rtol=0, atol=0)
+        at = rates == np.float32(lr)
         d = describe(validate_mse[at & ~diverged])
         rows.append({"learning_rate": float(lr), "validate_mse_mean": d["mean"], "ci_low": d["ci_low"],
                      "ci_high": d["ci_high"], "diverged_fraction": float(diverged[at].mean())})

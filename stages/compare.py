@@ -2,12 +2,10 @@
 paired by replicate -> metrics/compare.json; each swept model's best learning rate
 -> metrics/sweep.json; long-format plot data (differences, sweeps) -> plots/compare/."""
 
-import numpy as np
-
 from nnreg.cli import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, log, run_stage, seeds_path
 from nnreg.cli import sweep_path
 from nnreg.config import load_params
-from nnreg.io import read_seeds, read_sweep, write_csv, write_json
+from nnreg.io import SWEEP_COLUMNS, read_seeds, read_sweep, write_json, write_rows
 from nnreg.stats import best_learning_rate, compare_paired
 
 
@@ -27,17 +25,9 @@ def main(argv):
 
     write_json(COMPARE, compare)
     write_json(SWEEP_METRICS, sweep)
-    write_csv(DIFFERENCES, {
-        "model": np.array(others, dtype=object),
-        **{k: np.array([np.nan if compare[m][k] is None else compare[m][k] for m in others])
-           for k in ("mean_diff", "ci_low", "ci_high", "win_rate")},
-        "verdict": np.array([compare[m]["verdict"] for m in others], dtype=object),
-    })
-    write_csv(SWEEP_LONG, {
-        "model": np.array([m for m, rows in sweeps.items() for _ in rows], dtype=object),
-        **{k: np.array([np.nan if r[k] is None else r[k] for rows in sweeps.values() for r in rows])
-           for k in ("learning_rate", "validate_mse_mean", "ci_low", "ci_high", "diverged_fraction")},
-    })
+    write_rows(DIFFERENCES, [{"model": m, **compare[m]} for m in others],
+               ["model", "mean_diff", "ci_low", "ci_high", "win_rate", "verdict"])
+    write_rows(SWEEP_LONG, [{"model": m, **r} for m, rows in sweeps.items() for r in rows], ["model", *SWEEP_COLUMNS])
     for m in others:
         c = compare[m]
         log(f"{m} - {baseline}: mean_diff {c['mean_diff']} [{c['ci_low']}, {c['ci_high']}] "

@@ -11,11 +11,10 @@ import numpy as np  # noqa: E402
 from nnreg.cli import PARAMS, batch_timing_path, ensure_not_interrupted, log, model_arg, run_stage  # noqa: E402
 from nnreg.cli import seeds_metrics_path, seeds_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
-from nnreg.io import write_csv, write_json  # noqa: E402
-from nnreg.replicates import make_replicate_fn, run_batch  # noqa: E402
+from nnreg.io import SEED_COLUMNS, write_csv, write_json  # noqa: E402
+from nnreg.replicates import diverged, make_replicate_fn, run_batch  # noqa: E402
 from nnreg.stats import summarize_replicates  # noqa: E402
 
-SEED_COLUMNS = ["replicate", "validate_mse", "true_mse", "diverged"]
 KERAS_EXCLUDED = ("trained by Keras's fit, one network at a time (6 to 9 s each on a 2-core CPU): "
                   "it joins the replicates once Keras has a fast training loop")
 
@@ -34,15 +33,15 @@ def main(argv):
     n = params.stats.n_seeds
     one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
     result, timing = run_batch(one, np.arange(n), what=f"seeds@{model} (stats.n_seeds: {n})")
-    diverged = (result.first_nonfinite_epoch >= 0) | ~np.isfinite(result.validate_mse) | ~np.isfinite(result.true_mse)
-    summary = summarize_replicates(result.validate_mse, result.true_mse, diverged)
+    bad = diverged(result)
+    summary = summarize_replicates(result.validate_mse, result.true_mse, bad)
 
     ensure_not_interrupted()
     write_csv(seeds_path(model), {
         "replicate": np.arange(n),
-        "validate_mse": np.where(diverged, np.nan, result.validate_mse),
-        "true_mse": np.where(diverged, np.nan, result.true_mse),
-        "diverged": diverged.astype(int),
+        "validate_mse": np.where(bad, np.nan, result.validate_mse),
+        "true_mse": np.where(bad, np.nan, result.true_mse),
+        "diverged": bad.astype(int),
     })
     write_json(seeds_metrics_path(model), summary)
     write_json(batch_timing_path("seeds", model), {"model": model, **timing._asdict(),

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 from nnreg.cli import PARAMS, batch_timing_path, ensure_not_interrupted, log, model_arg, run_stage  # noqa: E402
 from nnreg.cli import sweep_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
-from nnreg.io import write_csv, write_json  # noqa: E402
-from nnreg.replicates import make_replicate_fn, run_batch  # noqa: E402
+from nnreg.io import SWEEP_COLUMNS, write_json, write_rows  # noqa: E402
+from nnreg.replicates import diverged, make_replicate_fn, run_batch  # noqa: E402
 from nnreg.stats import sweep_table  # noqa: E402
 
 
@@ -26,13 +26,10 @@ def main(argv):
     one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
     result, timing = run_batch(one, replicate, rate_of,
                                what=f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})")
-    diverged = (result.first_nonfinite_epoch >= 0) | ~np.isfinite(result.validate_mse)
-    rows = sweep_table(rates, rate_of, result.validate_mse, diverged)
+    rows = sweep_table(rates, rate_of, result.validate_mse, diverged(result))
 
     ensure_not_interrupted()
-    write_csv(sweep_path(model), {k: np.array([np.nan if r[k] is None else r[k] for r in rows])
-                                  for k in ("learning_rate", "validate_mse_mean", "ci_low", "ci_high",
-                                            "diverged_fraction")})
+    write_rows(sweep_path(model), rows, SWEEP_COLUMNS)
     write_json(batch_timing_path("sweep", model), {"model": model, **timing._asdict(),
                                                    "per_network_ms": 1e3 * timing.runtime_s / len(replicate)})
     log(f"{model}: {len(replicate)} networks ({len(rates)} rates x {n_seeds} replicates) on {timing.n_devices} "
