@@ -1,13 +1,15 @@
 """Stage train@<model> for a model whose trainer is jax: one jitted scan over epochs, with the
-lecture's data and init seed (the single run the lecture's tables report)."""
+lecture's data and init seed (the single run the lecture's tables report), then its evaluation."""
 
 import jax
 import numpy as np
 
-from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage, write_training_outputs
+from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage
 from nnreg.config import load_params
+from nnreg.data import true_grid
 from nnreg.io import read_dataset
 from nnreg.jax_training import init_model, make_model_train_fn
+from nnreg.outputs import write_training_outputs
 from nnreg.training import compile_and_time
 
 
@@ -24,7 +26,8 @@ def main(argv):
     train_loss, validate_loss = np.asarray(history.train_loss), np.asarray(history.validate_loss)
     for done in sorted(progress_epochs(epochs)):
         log(f"{model}: epoch {done}/{epochs} loss {train_loss[done - 1]:.6f} val_loss {validate_loss[done - 1]:.6f}")
-    write_training_outputs(model, trained, history, timing, {"jax": jax.__version__})
+    write_training_outputs(model, trained, history, timing, {"jax": jax.__version__}, dataset, spec.activation,
+                           true_grid(params.data))
 
 
 if __name__ == "__main__":

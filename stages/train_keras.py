@@ -1,12 +1,14 @@
 """Stage train@<model> for a model whose trainer is keras: the lecture's Keras benchmark
-(JAX backend), full-batch SGD with `fit`."""
+(JAX backend), full-batch SGD with `fit`, then its evaluation."""
 
 import jax
 
-from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage, write_training_outputs
+from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage
 from nnreg.config import load_params
+from nnreg.data import true_grid
 from nnreg.io import read_dataset
 from nnreg.keras_training import build_model, keras, train  # sets KERAS_BACKEND=jax first
+from nnreg.outputs import write_training_outputs
 
 
 def main(argv):
@@ -20,7 +22,8 @@ def main(argv):
     log(f"{model}: {built.count_params()} parameters, {epochs} epochs")
     trained, history, timing = train(built, *dataset, epochs=epochs, log_at=progress_epochs(epochs), log=log,
                                      name=model)
-    write_training_outputs(model, trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__})
+    write_training_outputs(model, trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__},
+                           dataset, net.activation, true_grid(params.data))
 
 
 if __name__ == "__main__":

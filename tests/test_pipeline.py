@@ -120,8 +120,8 @@ def test_one_learning_rate_reruns_only_its_model(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["models"]["optax_adam"]["learning_rate"] = 0.03
     write_params(repo, params)
-    assert stale_stages(repo) == {"train@optax_adam", "evaluate@optax_adam", "seeds@optax_adam", "compare", "report"}
-    assert ran_stages(dvc(repo, "repro").stdout) == {"train@optax_adam", "evaluate@optax_adam", "seeds@optax_adam",
+    assert stale_stages(repo) == {"train@optax_adam", "seeds@optax_adam", "compare", "report"}
+    assert ran_stages(dvc(repo, "repro").stdout) == {"train@optax_adam", "seeds@optax_adam",
                                                      "compare", "report"}
     assert _changed_metrics(repo) == {"metrics/optax_adam.json", "metrics/seeds/optax_adam.json",
                                       "metrics/compare.json"}
@@ -136,7 +136,7 @@ def test_one_learning_rate_reruns_only_its_model(repo):
 
 def test_exp_run_set_param(repo):
     out = dvc(repo, "exp", "run", "-S", "models.gd.learning_rate=0.02").stdout
-    assert ran_stages(out) == {"train@gd", "evaluate@gd", "seeds@gd", "sweep@gd", "compare", "report"}, out
+    assert ran_stages(out) == {"train@gd", "seeds@gd", "sweep@gd", "compare", "report"}, out
     assert _changed_metrics(repo) == {"metrics/gd.json", "metrics/seeds/gd.json", "metrics/compare.json"}
     _restore(repo)
 
@@ -149,7 +149,7 @@ def test_a_strategy_added_through_params_runs_only_its_stages(repo):
         "schedule": {"name": "cosine_decay", "init_value": 0.05, "decay_steps": 30}}
     write_params(repo, params)
     out = dvc(repo, "repro").stdout
-    assert ran_stages(out) == {"train@cosine_l2", "evaluate@cosine_l2", "seeds@cosine_l2", "compare", "report"}, out
+    assert ran_stages(out) == {"train@cosine_l2", "seeds@cosine_l2", "compare", "report"}, out
     metrics = _json(repo, "metrics/cosine_l2.json")
     assert metrics["n_parameters"] == 8 + 20 + 20 + 5 and metrics["validate_mse"] > 0
     assert set(_json(repo, "metrics/compare.json")) == {"gd", "optax_sgd", "cosine_l2"}
@@ -157,7 +157,7 @@ def test_a_strategy_added_through_params_runs_only_its_stages(repo):
     # Changing it reruns only its stages; the others come back from DVC's run-cache or stay.
     params["models"]["cosine_l2"]["l2"] = 0.01
     write_params(repo, params)
-    assert ran_stages(dvc(repo, "repro").stdout) == {"train@cosine_l2", "evaluate@cosine_l2", "seeds@cosine_l2",
+    assert ran_stages(dvc(repo, "repro").stdout) == {"train@cosine_l2", "seeds@cosine_l2",
                                                      "compare", "report"}
     # Removed again: DVC leaves a removed stage's outputs in place; git clean takes them away.
     run(repo, "git", "checkout", "-q", ".")

@@ -35,7 +35,7 @@ def _bad(params, path, value):
         (["stages/train_jax.py", "gd"], "train.epochs", 0, "must be > 0"),
         (["stages/train_jax.py", "optax_adam"], "models.optax_adam.learning_rate", -1.0, "must be > 0"),
         (["stages/train_keras.py", "keras"], "network.activation", "swish", "must be one of"),
-        (["stages/evaluate.py", "gd"], "network.layer_sizes", [1, 5, 2], "starting and ending with 1"),
+        (["stages/train_keras.py", "keras"], "network.layer_sizes", [1, 5, 2], "starting and ending with 1"),
         (["stages/seeds.py", "gd"], "stats.n_seeds", 1, "must be between 2 and 65536"),
         (["stages/sweep.py", "gd"], "sweep.learning_rates", [0.1], "must be a list of 2 to 256 different numbers"),
         (["stages/compare.py"], "stats.baseline", "keras", "must name a model whose trainer is jax"),
@@ -82,8 +82,8 @@ LOST_INTERRUPT = """
 import os, signal, sys
 sys.argv = ["stages/train_jax.py", "gd"]
 import runpy
-from nnreg import cli
-real = cli.write_training_outputs
+from nnreg import outputs
+real = outputs.write_training_outputs
 
 class Swallower:
     def __del__(self):
@@ -96,7 +96,7 @@ def write_after_a_lost_interrupt(*args):
     print("still running", flush=True)
     real(*args)
 
-cli.write_training_outputs = write_after_a_lost_interrupt
+outputs.write_training_outputs = write_after_a_lost_interrupt
 runpy.run_path("stages/train_jax.py", run_name="__main__")
 """
 
