@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: install repro test lock cuda bench clean-cache clean-venv
+.PHONY: install repro test lock cuda bench plots-page clean-cache clean-venv
 
 install: $(STAMP)
 
@@ -37,6 +37,16 @@ cuda: $(STAMP)
 
 bench: $(STAMP)
 	python benchmarks/bench.py
+
+# Rebuilds .dvc/plots/page.html, the template of `dvc plots show`/`diff`, with these
+# versions of vega, vega-lite and vega-embed inlined (needs npm and the network).
+VEGA ?= 5.33.1
+VEGA_LITE ?= 5.23.0
+VEGA_EMBED ?= 6.29.0
+plots-page: $(STAMP)
+	rm -rf build/vega
+	npm install --silent --no-save --prefix build/vega vega@$(VEGA) vega-lite@$(VEGA_LITE) vega-embed@$(VEGA_EMBED)
+	python tools/plots_page.py build/vega/node_modules
 
 # Empties JAX's persistent compilation cache that the stages share (nnreg/cli.py says where).
 JAX_CACHE ?= $(or $(JAX_COMPILATION_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nnreg/jax)
