@@ -170,6 +170,29 @@ def sweep_markdown(tables: Mapping[str, list[dict]], best: Mapping[str, dict]) -
     return _table(["Learning rate", *(method_name(m) for m in models)], "r" * (1 + len(models)), body)
 
 
+def thinned_epochs(epochs: int, n: int = 200) -> np.ndarray:
+    """About `n` epochs (counted from 1), log-spaced, always with the first and the last: enough
+    for a loss curve on the plots page, where all 4,000 per model made the page 6 MB."""
+    if epochs <= n:
+        return np.arange(1, epochs + 1)
+    return np.unique(np.round(np.geomspace(1, epochs, num=n)).astype(int))
+
+
+def losses_long(histories: Mapping[str, Mapping[str, np.ndarray]], n: int = 200) -> dict[str, np.ndarray]:
+    """Thinned per-epoch losses of every model in long format: model, epoch, split, loss."""
+    parts = []
+    for model, h in histories.items():
+        epochs = thinned_epochs(len(h["train_loss"]), n)
+        for split, column in (("training", "train_loss"), ("validation", "validate_loss")):
+            parts.append((model, epochs, split, np.asarray(h[column])[epochs - 1]))
+    return {
+        "model": np.array([m for m, e, _, _ in parts for _ in e], dtype=object),
+        "epoch": np.concatenate([e for _, e, _, _ in parts]),
+        "split": np.array([s for _, e, s, _ in parts for _ in e], dtype=object),
+        "loss": np.concatenate([v for *_, v in parts]),
+    }
+
+
 def data_figure(x_train, y_train, x_validate, y_validate):
     """The lecture's first figure: training (blue) and validation (red) scatter."""
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -32,8 +32,18 @@ def main(argv):
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
     best = read_json(SWEEP_METRICS)
 
-    write_csv(PLOTS / "data/train.csv", {"x": dataset.x_train, "y": dataset.y_train})
-    write_csv(PLOTS / "data/validate.csv", {"x": dataset.x_validate, "y": dataset.y_validate})
+    # Long format, one colour per set or model in the DVC plots (.dvc/plots/*.json).
+    write_csv(PLOTS / "data/points.csv", {
+        "x": np.concatenate([dataset.x_train.reshape(-1), dataset.x_validate.reshape(-1)]),
+        "y": np.concatenate([dataset.y_train.reshape(-1), dataset.y_validate.reshape(-1)]),
+        "set": np.array(["training"] * dataset.x_train.size + ["validation"] * dataset.x_validate.size, dtype=object),
+    })
+    write_csv(PLOTS / "data/fits.csv", {
+        "model": np.array([m for m in models for _ in fits[m]["x"]], dtype=object),
+        "x": np.concatenate([fits[m]["x"] for m in models]),
+        "prediction": np.concatenate([fits[m]["prediction"] for m in models]),
+    })
+    write_csv(PLOTS / "data/losses.csv", report.losses_long(histories))
     # Every replicate's validation MSE, long format, with each model's single run (replicate -1) marked.
     n = params.stats.n_seeds
     write_csv(REPLICATES, {

@@ -109,3 +109,34 @@ def test_the_page_template_is_dvc_s_config_and_inlines_pinned_scripts():
     for package in ("vega", "vega-lite", "vega-embed"):
         assert (REPO / f".dvc/plots/licenses/{package}.txt").exists()
     assert "{plot_divs}" in page and "{scripts}" not in page  # DVC's CDN scripts are left out
+
+
+def test_the_interactive_plots_read_long_thinned_data_one_colour_per_model():
+    import numpy as np
+    import pandas as pd
+
+    from nnreg.config import load_params
+    from nnreg.report import thinned_epochs
+
+    epochs = thinned_epochs(4000)
+    assert epochs[0] == 1 and epochs[-1] == 4000 and len(epochs) <= 200 and np.all(np.diff(epochs) > 0)
+    assert thinned_epochs(5).tolist() == [1, 2, 3, 4, 5]
+
+    models = set(load_params(REPO / "params.yaml").models)
+    losses = pd.read_csv(REPO / "plots/data/losses.csv")
+    assert set(losses["model"]) == models and set(losses["split"]) == {"training", "validation"}
+    assert losses.groupby(["model", "split"]).size().max() <= 200
+    history = pd.read_csv(REPO / "plots/history/gd.csv")  # the full history stays as data
+    gd = losses[(losses["model"] == "gd") & (losses["split"] == "validation")]
+    assert np.array_equal(gd["loss"].to_numpy(), history["validate_loss"].to_numpy()[gd["epoch"].to_numpy() - 1])
+    assert set(pd.read_csv(REPO / "plots/data/fits.csv")["model"]) == models
+    assert set(pd.read_csv(REPO / "plots/data/points.csv")["set"]) == {"training", "validation"}
+    for name, colour in (("losses", "model"), ("fits", "model"), ("points", "set")):
+        spec = json.loads((REPO / f".dvc/plots/{name}.json").read_text())
+        assert spec["encoding"]["color"]["field"] == colour, name
+    assert json.loads((REPO / ".dvc/plots/losses.json").read_text())["encoding"]["y"]["scale"]["type"] == "log"
+
+
+def test_the_page_is_small(tmp_path):
+    page = _page(tmp_path, "show")
+    assert page.stat().st_size < 3_000_000  # 7 MB when every loss curve carried all 4,000 epochs
