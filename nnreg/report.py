@@ -180,17 +180,15 @@ def thinned_epochs(epochs: int, n: int = 200) -> np.ndarray:
 
 def losses_long(histories: Mapping[str, Mapping[str, np.ndarray]], n: int = 200) -> dict[str, np.ndarray]:
     """Thinned per-epoch losses of every model in long format: model, epoch, split, loss."""
-    parts = []
+    columns = {"model": [], "epoch": [], "split": [], "loss": []}
     for model, h in histories.items():
         epochs = thinned_epochs(len(h["train_loss"]), n)
         for split, column in (("training", "train_loss"), ("validation", "validate_loss")):
-            parts.append((model, epochs, split, np.asarray(h[column])[epochs - 1]))
-    return {
-        "model": np.array([m for m, e, _, _ in parts for _ in e], dtype=object),
-        "epoch": np.concatenate([e for _, e, _, _ in parts]),
-        "split": np.array([s for _, e, s, _ in parts for _ in e], dtype=object),
-        "loss": np.concatenate([v for *_, v in parts]),
-    }
+            columns["model"].append(np.full(len(epochs), model, dtype=object))
+            columns["epoch"].append(epochs)
+            columns["split"].append(np.full(len(epochs), split, dtype=object))
+            columns["loss"].append(np.asarray(h[column])[epochs - 1])
+    return {k: np.concatenate(v) for k, v in columns.items()}
 
 
 def data_figure(x_train, y_train, x_validate, y_validate):
