@@ -1,7 +1,7 @@
-# Two commands do all set-up on a fresh machine (Python 3.11):
+# Two commands do all set-up on a fresh machine (Python 3.11, 3.12 or 3.13):
 #   make repro   install into .venv from requirements.lock, then `dvc repro`
 #   make test    install the same way, then the test suite
-# Both are idempotent: a second call installs nothing.
+# Both are idempotent: a second call installs nothing. `make help` lists every target.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,9 +9,25 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: install repro test lock cuda bench plots-page clean-cache clean-venv
+.PHONY: help install repro test exp lock cuda bench plots-page clean-cache clean-venv
 
-install: $(STAMP)
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) ## create .venv and install the pinned packages (once)
+
+# The pinned wheels are tested on CPython 3.11 (CI), 3.12 and 3.13. Before a venv exists,
+# any target that installs stops with one line on another Python (or a missing one).
+SUPPORTED := 3.11 3.12 3.13
+ifeq ($(wildcard $(VENV)/bin/python),)
+ifneq ($(filter-out help clean-cache clean-venv,$(MAKECMDGOALS)),)
+PYTHON_ERROR := $(shell if $(PYTHON) -c "" >/dev/null 2>&1; then $(PYTHON) tools/check_python.py $(SUPPORTED) 2>&1; \
+	else echo "error: $(PYTHON) does not run; nnreg needs Python $(SUPPORTED): make PYTHON=python3.11"; fi)
+ifneq ($(PYTHON_ERROR),)
+$(error $(PYTHON_ERROR))
+endif
+endif
+endif
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -19,23 +35,25 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-repro: $(STAMP)
+repro: $(STAMP) ## install, then run the pipeline (dvc repro)
 	dvc repro
 
-test: $(STAMP)
+test: $(STAMP) ## install, then run the test suite
 	python -m pytest -q
 
-# Re-pin every package after editing pyproject.toml's dependencies.
-lock: $(STAMP)
+exp: $(STAMP) ## the experiments as a readable table: changed params, validation MSEs (ARGS= for dvc exp show)
+	python tools/exp_table.py $(ARGS)
+
+lock: $(STAMP) ## re-pin every package after editing pyproject.toml's dependencies
 	pip-compile -q --extra test --extra dev --generate-hashes --allow-unsafe --strip-extras -o requirements.lock pyproject.toml
 
 # Adds JAX's CUDA plugin at the pinned JAX version (Keras follows, on its JAX backend).
 # CUDA=cuda13 for CUDA 13 drivers.
 CUDA ?= cuda12
-cuda: $(STAMP)
+cuda: $(STAMP) ## add JAX's CUDA plugin (CUDA=cuda12 or cuda13)
 	pip install -q "jax[$(CUDA)]==$$(python -c 'import jax; print(jax.__version__)')"
 
-bench: $(STAMP)
+bench: $(STAMP) ## time nnreg's trainers against the lecture's code
 	python benchmarks/bench.py
 
 # Rebuilds .dvc/plots/page.html, the template of `dvc plots show`/`diff`, with these
@@ -43,15 +61,15 @@ bench: $(STAMP)
 VEGA ?= 5.33.1
 VEGA_LITE ?= 5.23.0
 VEGA_EMBED ?= 6.29.0
-plots-page: $(STAMP)
+plots-page: $(STAMP) ## rebuild .dvc/plots/page.html with VEGA=, VEGA_LITE=, VEGA_EMBED= inlined
 	rm -rf build/vega
 	npm install --silent --no-save --prefix build/vega vega@$(VEGA) vega-lite@$(VEGA_LITE) vega-embed@$(VEGA_EMBED)
 	python tools/plots_page.py build/vega/node_modules
 
 # Empties JAX's persistent compilation cache that the stages share (nnreg/cli.py says where).
 JAX_CACHE ?= $(or $(JAX_COMPILATION_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nnreg/jax)
-clean-cache:
+clean-cache: ## empty the JAX compilation cache the stages share
 	rm -rf "$(JAX_CACHE)"
 
-clean-venv:
+clean-venv: ## remove .venv
 	rm -rf $(VENV)

@@ -515,3 +515,21 @@ def to_dict(params: Params) -> dict:
         else:
             out[f.name] = plain(dataclasses.asdict(value))
     return out
+
+
+def _differing_keys(mine, theirs, prefix: str) -> list[str]:
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return [k for key in {**mine, **theirs}
+                for k in _differing_keys(mine.get(key), theirs.get(key), f"{prefix}.{key}")]
+    return [] if mine == theirs else [prefix]
+
+
+def lecture_differences(params: Params, model: str) -> list[str]:
+    """The dotted params by which `model`'s single run differs from the lecture's (the
+    defaults): the data, the network, the epochs and the model's own entry. Empty: the
+    lecture's published numbers are comparable with ours."""
+    mine, lecture = to_dict(params), to_dict(Params())
+    if model not in lecture["models"]:
+        return [f"models.{model}"]
+    return [k for section in ("data", "network", "train") for k in _differing_keys(mine[section], lecture[section], section)
+            ] + _differing_keys(mine["models"][model], lecture["models"][model], f"models.{model}")

@@ -76,32 +76,57 @@ def _flag(r: dict) -> str:
     return f" **diverged at epoch {r['first_nonfinite_epoch']}**" if r["diverged"] else ""
 
 
-def summary_markdown(rows: list[dict]) -> str:
+def _lecture_note(rows: list[dict], published: Mapping, differences: Mapping[str, Sequence[str]]) -> tuple[bool, str]:
+    """Whether to show the lecture's columns (some row has the lecture's params and a published
+    number), and a note naming the params that make the other rows incomparable."""
+    comparable = [r for r in rows if r["model"] in published and not differences.get(r["model"])]
+    differ = sorted({k for r in rows if r["model"] in published for k in differences.get(r["model"], ())})
+    if not differ:
+        return bool(comparable), ""
+    where = "blank where" if comparable else "left out, since"
+    return bool(comparable), (f"\nThe lecture's columns are {where} the params differ from the lecture's "
+                              f"({', '.join(differ)}): its numbers are not comparable there.\n")
+
+
+def summary_markdown(rows: list[dict], differences: Mapping[str, Sequence[str]] = {}) -> str:
     """The lecture's table (method, runtime, training and validation MSE), plus compile time,
-    device, the MSE against the true function, and the lecture's published MSEs beside ours."""
+    device, the MSE against the true function, and the lecture's published MSEs beside ours
+    for each model whose params are the lecture's (`differences`: model -> the params that differ)."""
+    show, note = _lecture_note(rows, LECTURE_TABLE, differences)
     body = []
     for r in rows:
-        lecture = LECTURE_TABLE.get(r["model"], {})
+        lecture = {} if differences.get(r["model"]) else LECTURE_TABLE.get(r["model"], {})
         body.append([f"{r['method']}{_flag(r)}", _fmt(r["runtime_s"], 3), _fmt(r["compile_s"], 3), r["device"] or "n/a",
-                     _fmt(r["train_mse"], 6), _fmt(r["validate_mse"], 6), _fmt(r["true_mse"], 6),
-                     _fmt(lecture.get("train_mse"), 6), _fmt(lecture.get("validate_mse"), 6)])
-    return _table(["Method", "Runtime (s)", "Compile (s)", "Device", "Training MSE", "Validation MSE", "True MSE",
-                   "Lecture: training", "Lecture: validation"], "lrrlrrrrr", body)
+                     _fmt(r["train_mse"], 6), _fmt(r["validate_mse"], 6), _fmt(r["true_mse"], 6)]
+                    + ([_blank(lecture.get("train_mse")), _blank(lecture.get("validate_mse"))] if show else []))
+    header = ["Method", "Runtime (s)", "Compile (s)", "Device", "Training MSE", "Validation MSE", "True MSE"]
+    if show:
+        header += ["Lecture: training", "Lecture: validation"]
+    return _table(header, "lrrlrrrrr"[: len(header)], body) + note
 
 
-def exercise_markdown(rows: list[dict], baseline: dict) -> str:
+def _blank(value) -> str:
+    return "" if value is None else _fmt(value, 6)
+
+
+def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str, Sequence[str]] = {}) -> str:
     """Exercise 23.1's table: strategy, parameters, runtime, validation MSE, improvement over
-    the baseline (baseline minus strategy, positive is better, as the lecture counts it)."""
+    the baseline (baseline minus strategy, positive is better, as the lecture counts it), and
+    the lecture's number where the params are the lecture's."""
+    ordered = [baseline] + [r for r in rows if r["model"] != baseline["model"]]
+    show, note = _lecture_note(ordered, LECTURE_EXERCISE, differences)
     body = []
-    for r in [baseline] + [r for r in rows if r["model"] != baseline["model"]]:
+    for r in ordered:
         improvement = (None if r["validate_mse"] is None or baseline["validate_mse"] is None
                        else baseline["validate_mse"] - r["validate_mse"])
         name = f"Baseline ({r['method']})" if r is baseline else r["method"]
+        lecture = None if differences.get(r["model"]) else LECTURE_EXERCISE.get(r["model"])
         body.append([f"{name}{_flag(r)}", str(r["n_parameters"] or "n/a"), _fmt(r["runtime_s"], 3),
-                     _fmt(r["validate_mse"], 6), _fmt(improvement, 6, signed=True),
-                     _fmt(LECTURE_EXERCISE.get(r["model"]), 6)])
-    return _table(["Strategy", "Parameters", "Runtime (s)", "Validation MSE", "Improvement", "Lecture: validation"],
-                  "lrrrrr", body)
+                     _fmt(r["validate_mse"], 6), _fmt(improvement, 6, signed=True)] + ([_blank(lecture)] if show else []))
+    header = ["Strategy", "Parameters", "Runtime (s)", "Validation MSE", "Improvement"]
+    if show:
+        header.append("Lecture: validation")
+    return _table(header, "lrrrrr"[: len(header)], body) + note
 
 
 def seeds_rows(seeds: Mapping[str, dict], compare: Mapping[str, dict], single: Mapping[str, dict],
@@ -227,7 +252,7 @@ def fits_figure(x_validate, y_validate, predictions: Mapping[str, np.ndarray], d
 
 def loss_figure(histories: Mapping[str, Mapping[str, np.ndarray]]):
     """Per-epoch training (solid) and validation (dashed) MSE of every model, log scale."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     for i, (model, h) in enumerate(histories.items()):
         color = f"C{i % 10}"
         name = method_name(model)
@@ -239,7 +264,8 @@ def loss_figure(histories: Mapping[str, Mapping[str, np.ndarray]]):
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE")
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    # Beside the axes, not over them: the early epochs fill the top of the plot.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     return fig
 

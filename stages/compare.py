@@ -2,6 +2,7 @@
 paired by replicate -> metrics/compare.json; each swept model's best learning rate
 -> metrics/sweep.json; long-format plot data (differences, sweeps) -> plots/compare/."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.cli import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, log, run_stage, seeds_path
 from nnreg.cli import sweep_path
 from nnreg.config import load_params

@@ -1,5 +1,6 @@
 """Stage data: the lecture's seeded training and validation sets -> data/dataset.npz."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.cli import DATASET, PARAMS, log, run_stage
 from nnreg.config import load_params
 from nnreg.data import make_dataset

@@ -1,6 +1,7 @@
 """Stage report: gathers every model into the lecture's figures and tables, the exercise's
 table, the replicate statistics and the learning-rate sweep."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from nnreg import LECTURE_MODELS, method_name, report
 from nnreg.cli import COMPARE, DATASET, PARAMS, REPLICATES, SWEEP_METRICS, fit_path, history_path, log, metrics_path
 from nnreg.cli import run_stage, seeds_metrics_path, seeds_path, sweep_path, timing_path
-from nnreg.config import load_params
+from nnreg.config import lecture_differences, load_params
 from nnreg.io import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history, read_json
 from nnreg.io import read_seeds, read_sweep, write_csv, write_json
 
@@ -61,14 +62,15 @@ def main(argv):
     exercise_rows = [r for r in rows if r["model"] not in LECTURE_MODELS]
     seed_rows = report.seeds_rows(seeds, compare, single, {m: metrics[m].get("n_parameters") for m in models})
     noise = params.data.noise
+    differences = {m: lecture_differences(params, m) for m in models}
 
     sections = [
         "## The lecture's methods (one run: data seed {}, init seed {})\n\n".format(
-            params.data.seed, params.network.init_seed) + report.summary_markdown(lecture_rows or rows),
+            params.data.seed, params.network.init_seed) + report.summary_markdown(lecture_rows or rows, differences),
     ]
     if exercise_rows:
         sections.append(f"## Exercise 23.1: strategies against {method_name(baseline)} (the same single run)\n\n"
-                        + report.exercise_markdown(exercise_rows, by_model[baseline]))
+                        + report.exercise_markdown(exercise_rows, by_model[baseline], differences))
     sections.append(f"## Over {params.stats.n_seeds} replicates (fresh init and data noise each, the same for every "
                     f"model; stats.seed {params.stats.seed}), ranked by mean validation MSE\n\n"
                     + report.seeds_markdown(seed_rows, baseline, noise, len(jax_models) - 1))

@@ -2,6 +2,7 @@
 each, the same replicates for every model) in one compiled, vmapped call over every
 device -> plots/seeds/<model>.csv (one row a replicate), metrics/seeds/<model>.json."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.cli import use_every_cpu_core
 
 use_every_cpu_core()  # before JAX first touches a device

@@ -2,6 +2,7 @@
 `sweep.n_seeds` replicates in one compiled, vmapped call over every device
 -> plots/sweep/<model>.csv (one row a learning rate)."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.cli import use_every_cpu_core
 
 use_every_cpu_core()  # before JAX first touches a device

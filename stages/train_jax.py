@@ -1,6 +1,7 @@
 """Stage train@<model> for a model whose trainer is jax: one jitted scan over epochs, with the
 lecture's data and init seed (the single run the lecture's tables report), then its evaluation."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 import jax
 import numpy as np
 

@@ -1,6 +1,7 @@
 """Stage train@<model> for a model whose trainer is keras: the lecture's Keras benchmark
 (JAX backend), full-batch SGD with `fit`, then its evaluation."""
 
+import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 import jax
 
 from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage

@@ -213,3 +213,32 @@ def test_every_optimizer_setting_and_schedule_argument_is_optax_s():
         required = {k for k, v in signature.items() if v.default is inspect.Parameter.empty}
         assert set(SCHEDULES[name]) <= set(signature), name
         assert {k for k, s in SCHEDULES[name].items() if s.required} == required, name
+
+
+def test_lecture_differences_name_the_params_that_make_the_lecture_s_numbers_incomparable():
+    from nnreg.config import lecture_differences
+
+    assert all(lecture_differences(Params(), m) == [] for m in LECTURE_MODELS + EXERCISE_MODELS)
+    relu = parse_params(_with("network.activation", "relu"))
+    assert lecture_differences(relu, "gd") == ["network.activation"]
+    faster = parse_params(_with("models.gd.learning_rate", 0.002))
+    assert lecture_differences(faster, "gd") == ["models.gd.learning_rate"]
+    assert lecture_differences(faster, "optax_adam") == []
+    added = parse_params(_with("models.new", {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.1}))
+    assert lecture_differences(added, "new") == ["models.new"]
+
+
+def test_the_summary_shows_the_lecture_s_columns_only_beside_comparable_rows():
+    from nnreg.report import LECTURE_TABLE, summary_markdown
+
+    rows = [{"model": m, "method": m, "runtime_s": 1.0, "compile_s": 0.1, "device": "cpu", "train_mse": 0.04,
+             "validate_mse": 0.05, "true_mse": 0.01, "diverged": False} for m in LECTURE_TABLE]
+    same = summary_markdown(rows, {})
+    assert "Lecture: validation" in same and "0.044817" in same and "not comparable" not in same
+    one = summary_markdown(rows, {"gd": ["models.gd.learning_rate"]})
+    gd_row = next(line for line in one.splitlines() if line.startswith("| gd |"))
+    assert gd_row.endswith("|  |  |") and "0.044817" in one
+    assert "blank where the params differ from the lecture's (models.gd.learning_rate)" in one
+    relu = summary_markdown(rows, {m: ["network.activation"] for m in LECTURE_TABLE})
+    assert "Lecture" not in relu.split("\n\n")[0] and "0.044817" not in relu
+    assert "left out, since the params differ from the lecture's (network.activation)" in relu

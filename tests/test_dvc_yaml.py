@@ -14,6 +14,7 @@ from tests.conftest import REPO
 
 PROBE = """
 import importlib.util, json, sys
+sys.path.insert(0, str(__import__("pathlib").Path(sys.argv[1]).parent))
 spec = importlib.util.spec_from_file_location("stage", sys.argv[1])
 spec.loader.exec_module(importlib.util.module_from_spec(spec))
 print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()
@@ -67,3 +68,50 @@ def test_dvc_makes_no_network_calls_of_its_own():
     config = configparser.ConfigParser()
     config.read(REPO / ".dvc/config")
     assert config["core"]["analytics"] == "false" and config["core"]["check_update"] == "false"
+
+
+def _edges(lines, node_names=None):
+    """Edges of a mermaid flowchart, `stage@item` written as `stage@model`."""
+    import re
+
+    def name(node):
+        node = (node_names or {}).get(node, node)
+        return re.sub(r"@.*", "@model", node)
+
+    edges = set()
+    for line in lines:
+        chain = [part.strip() for part in line.strip().split("-->")]
+        edges |= {(name(a), name(b)) for a, b in zip(chain, chain[1:])}
+    return edges
+
+
+def test_the_readme_s_flowchart_is_dvc_s_dag():
+    """Every edge of `dvc dag --mermaid`, with one node per stage family, and no other."""
+    import re
+
+    out = subprocess.run([sys.executable, "-m", "dvc", "dag", "--mermaid"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    names = dict(re.findall(r'^\s*(node\d+)\["([^"]+)"\]', out, flags=re.M))
+    dag = _edges([line for line in out.splitlines() if "-->" in line], names)
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"## The pipeline\n\n```mermaid\nflowchart TD\n(.*?)```", readme, flags=re.S).group(1)
+    assert _edges([line for line in block.splitlines() if "-->" in line]) == dag
+
+
+def test_params_yaml_is_written_as_dvc_writes_it_back():
+    """`dvc exp run -S` rewrites params.yaml with ruamel: the committed file is already in that
+    style, so an applied experiment's diff is only the values it set."""
+    import difflib
+    import tempfile
+
+    from dvc.utils.hydra import apply_overrides
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.yaml"
+        original = (REPO / "params.yaml").read_text()
+        path.write_text(original)
+        apply_overrides(str(path), ["train.epochs=4000"])  # the same value: nothing may move
+        assert path.read_text() == original
+        apply_overrides(str(path), ["models.gd.learning_rate=0.02"])
+        changed = [line for line in difflib.unified_diff(original.splitlines(), path.read_text().splitlines(),
+                                                         lineterm="", n=0) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+        assert changed == ["-    learning_rate: 0.001", "+    learning_rate: 0.02"], changed

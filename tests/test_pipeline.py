@@ -2,12 +2,14 @@
 
 import copy
 import json
+import sys
 
 import numpy as np
 import pytest
 import yaml
 from scipy import stats
 
+from tests.conftest import REPO
 from tests.helpers import TINY, dvc, make_repo, ran_stages, run, stale_stages, write_params
 
 pytestmark = pytest.mark.integration
@@ -72,6 +74,9 @@ def test_repro_makes_every_output(repo):
     text = (repo / "plots/summary.md").read_text()
     assert "| Pure JAX (hand-coded GD) |" in text and "excluded: trained by Keras's fit" in text
     assert "Noise floor: validation MSE cannot fall below noise² = 0.040000" in text
+    # Not the lecture's params (30 epochs, a smaller network): its numbers are not shown as if comparable.
+    assert "Lecture:" not in text and "left out, since the params differ from the lecture's (" in text
+    assert "network.layer_sizes" in text and "train.epochs" in text and "data.n_points" in text
     for name in ("data", "fits", "loss", "summary", "seeds", "differences", "sweep"):
         assert (repo / f"plots/images/{name}.png").read_bytes()[:4] == b"\x89PNG"
     # Data and models are in DVC's cache and ignored by git; metrics and plot data are not.
@@ -138,6 +143,21 @@ def test_exp_run_set_param(repo):
     out = dvc(repo, "exp", "run", "-S", "models.gd.learning_rate=0.02").stdout
     assert ran_stages(out) == {"train@gd", "seeds@gd", "sweep@gd", "compare", "report"}, out
     assert _changed_metrics(repo) == {"metrics/gd.json", "metrics/seeds/gd.json", "metrics/compare.json"}
+    # make exp: the param that changed and every model's validation MSE, nothing else.
+    name = json.loads(dvc(repo, "exp", "show", "--json").stdout)[1]["experiments"][0]["name"]
+    table = run(repo, sys.executable, str(REPO / "tools/exp_table.py")).stdout
+    lines = table.splitlines()
+    header = lines[0].split()
+    assert header == ["Created", "models.gd.learning_rate", *MODELS], table
+    assert "md5" not in table and ".py" not in table and max(map(len, lines)) <= 120
+    gd = json.loads((repo / "metrics/gd.json").read_text())["validate_mse"]
+    mean = json.loads((repo / "metrics/seeds/gd.json").read_text())["validate_mse"]["mean"]
+    single_row = next(line for line in lines if line.split()[:1] == [name])
+    assert "0.02" in single_row.split() and f"{gd:.6f}" in single_row.split() and "single run" in single_row
+    replicate_row = lines[lines.index(single_row) + 1]
+    assert replicate_row.split()[:2] == ["replicate", "mean"] and f"{mean:.6f}" in replicate_row.split()
+    assert replicate_row.split()[2] == "0.02" and replicate_row.split()[3] == "-"  # Keras: no replicates
+    assert any(line.startswith("workspace") for line in lines)
     _restore(repo)
 
 
@@ -186,3 +206,31 @@ def test_changing_the_point_count_reruns_the_data_stage(repo):
         dvc(repo, "repro", "data")
         assert np.load(repo / "data/dataset.npz")["x_train"].shape == (n, 1)
     _restore(repo)
+
+
+def test_dvc_repro_outside_the_environment_says_to_activate_it(tmp_path):
+    """`python` on the PATH is a Python without the project's packages (the venv not active)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import env_for
+
+    (tmp_path / "repo").mkdir()
+    root = make_repo(tmp_path / "repo")
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "python").symlink_to(Path(sys.base_prefix) / "bin" / "python3")
+    env = env_for(root)
+    env.pop("PYTHONPATH")
+    env["PATH"] = os.pathsep.join([str(bare)] + [p for p in env["PATH"].split(os.pathsep)
+                                                  if Path(p).resolve() != Path(sys.executable).parent.resolve()])
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "data"], cwd=root, env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout + proc.stderr and "ModuleNotFoundError" not in proc.stdout + proc.stderr
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "run `source .venv/bin/activate` first (or `make repro`" in errors[0], proc.stderr
+    assert not (root / "data/dataset.npz").exists()

@@ -49,3 +49,37 @@ def test_make_install_is_up_to_date_after_make_test():
     """`make test` installed the venv; a second `make install` has nothing to do."""
     proc = subprocess.run(["make", "-q", "install"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, "make would reinstall: " + proc.stdout + proc.stderr
+
+
+def test_make_help_lists_every_target():
+    out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    targets = re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), flags=re.M)
+    listed = re.findall(r"^  make (\S+)", out, flags=re.M)
+    assert listed == targets and len(targets) >= 10, out
+
+
+def _other_python():
+    """A Python the Makefile does not support, if this machine has one (3.10 or older)."""
+    import glob
+
+    for candidate in sorted(glob.glob("/root/.pyenv/versions/3.[0-9].*/bin/python3")
+                            + glob.glob("/root/.pyenv/versions/3.10.*/bin/python3")
+                            + [shutil.which(f"python3.{m}") or "" for m in range(6, 11)]):
+        if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("python", ["unsupported", "missing"])
+def test_make_stops_in_one_line_on_a_python_it_does_not_support(tmp_path, python):
+    for name in ("Makefile", "requirements.lock", "pyproject.toml", "tools/check_python.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, tmp_path / name)
+    exe = _other_python() if python == "unsupported" else str(tmp_path / "no-such-python")
+    if exe is None:
+        pytest.skip("no Python older than 3.11 on this machine")
+    proc = subprocess.run(["make", "repro", f"PYTHON={exe}"], cwd=tmp_path, capture_output=True, text=True)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1, lines
+    assert ("nnreg supports Python 3.11, 3.12, 3.13" if python == "unsupported" else "does not run") in lines[0]
+    assert not (tmp_path / ".venv").exists()
