@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: help install repro test exp lock cuda bench plots-page clean-cache clean-venv
+.PHONY: help install repro test exp schema lock cuda bench plots-page clean-cache clean-venv
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ test: $(STAMP) ## install, then run the test suite
 
 exp: $(STAMP) ## the experiments as a readable table: changed params, validation MSEs (ARGS= for dvc exp show)
 	python tools/exp_table.py $(ARGS)
+
+schema: $(STAMP) ## write params.schema.json, the JSON Schema of params.yaml, from nnreg/config.py
+	python -m nnreg.config > params.schema.json
 
 lock: $(STAMP) ## re-pin every package after editing pyproject.toml's dependencies
 	pip-compile -q --extra test --extra dev --generate-hashes --allow-unsafe --strip-extras -o requirements.lock pyproject.toml

@@ -9,6 +9,11 @@ network and the ratio loop / batch (> 1: the batch is faster). It checks that bo
 ways give the same validation MSEs within 1e-3 relative and prints the largest
 difference (vmap is not bit for bit, and float32 rounding grows over 4,000 epochs).
 
+It also times what the stages' progress lines cost: the batch as the stages run it (in
+chunks, reading the mean training loss after each: see nnreg.replicates.PROGRESS_EVERY_S),
+and in a chunk every tenth of the epochs, against the same batch as one compiled program
+for the whole run, alternating; all three must give the same bits.
+
     python benchmarks/replicates.py [--models gd optax_adam] [--n 32] [--loop-n 8] [--repeats 5]
 """
 
@@ -47,37 +52,56 @@ def main():
     rows = []
     for model in a.models:
         one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
-        compiled, args, compile_s, memory = compile_batch(one, np.arange(a.n))
-        single = jax.jit(one)
+        batch = compile_batch(one, np.arange(a.n))
+        compile_s, memory = batch.compile_s, batch.memory_bytes
+        indices = batch.args[0]
+        whole = jax.jit(jax.vmap(one)).lower(indices).compile(compiler_options={"xla_backend_optimization_level": 1})
+        single = jax.jit(lambda i: one(i))
         start = time.perf_counter()
         jax.block_until_ready(single(0))
         single_compile_s = time.perf_counter() - start
-        batch_ms, loop_ms = [], []
+        batch_ms, loop_ms, whole_ms, tenths_ms = [], [], [], []
         for _ in range(a.repeats):
             start = time.perf_counter()
-            out = jax.block_until_ready(compiled(*args))
+            out = batch.run(progress=lambda *_: None)
             batch_ms.append(1e3 * (time.perf_counter() - start) / a.n)
+            start = time.perf_counter()
+            out_tenths = batch.run(progress=lambda *_: None, every_s=0.0)
+            tenths_ms.append(1e3 * (time.perf_counter() - start) / a.n)
+            np.testing.assert_array_equal(out.validate_mse, out_tenths.validate_mse)
+            start = time.perf_counter()
+            out_whole = jax.block_until_ready(whole(indices))
+            whole_ms.append(1e3 * (time.perf_counter() - start) / a.n)
+            np.testing.assert_array_equal(out.validate_mse, np.asarray(out_whole.validate_mse)[: a.n])
             start = time.perf_counter()
             looped = [jax.block_until_ready(single(i)) for i in range(a.loop_n)]
             loop_ms.append(1e3 * (time.perf_counter() - start) / a.loop_n)
         batch_val = np.asarray(out.validate_mse)[: a.loop_n]
         loop_val = np.array([float(r.validate_mse) for r in looped])
         np.testing.assert_allclose(batch_val, loop_val, rtol=1e-3, err_msg=f"{model}: batch and loop disagree")
-        b, l = statistics.median(batch_ms), statistics.median(loop_ms)
+        b, l, w = statistics.median(batch_ms), statistics.median(loop_ms), statistics.median(whole_ms)
+        t = statistics.median(tenths_ms)
         rows.append({"model": model, "n": a.n, "devices": len(devices), "device": devices[0].device_kind,
                      "loop_ms_per_network": l, "batch_ms_per_network": b, "loop_over_batch": l / b,
+                     "one_program_ms_per_network": w,
+                     # medians of the ratios of the runs made side by side (less noisy than ratios of medians)
+                     "progress_cost": statistics.median(x / y for x, y in zip(batch_ms, whole_ms)) - 1,
+                     "tenths_cost": statistics.median(x / y for x, y in zip(tenths_ms, whole_ms)) - 1,
                      "batch_compile_s": compile_s, "single_compile_s": single_compile_s,
                      "batch_memory_mb_per_device": memory / 2**20,
                      "max_relative_difference": float(np.max(np.abs(batch_val - loop_val) / loop_val))})
     print(f"{platform.node()} {platform.machine()}, jax {jax.__version__}, {len(devices)} x {devices[0].device_kind}, "
           f"{params.train.epochs} epochs, {a.repeats} repeats (medians)\n")
     print("| model | networks | loop (ms/network) | batch (ms/network) | loop / batch | batch compile (s) "
-          "| largest MSE difference |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| largest MSE difference | one program (ms/network) | progress cost | a chunk a tenth |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['model']} | {r['n']} | {r['loop_ms_per_network']:.1f} | {r['batch_ms_per_network']:.2f} | "
-              f"{r['loop_over_batch']:.2f} | {r['batch_compile_s']:.2f} | {r['max_relative_difference']:.1e} |")
-    print("\nbatch and loop gave the same validation MSEs within 1e-3 relative")
+              f"{r['loop_over_batch']:.2f} | {r['batch_compile_s']:.2f} | {r['max_relative_difference']:.1e} | "
+              f"{r['one_program_ms_per_network']:.2f} | {100 * r['progress_cost']:+.1f} % | "
+              f"{100 * r['tenths_cost']:+.1f} % |")
+    print("\nbatch and loop gave the same validation MSEs within 1e-3 relative; the batch in chunks with "
+          "progress and as one program gave the same bits")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -89,11 +90,36 @@ def batch_timing_path(kind: str, model: str) -> Path:
     return Path("metrics/timing") / kind / f"{model}.json"
 
 
-def progress_epochs(epochs: int) -> frozenset[int]:
-    """The epochs (counted from 1) that get a progress line: every eighth of the run, and
-    the last (not a param, so changing it reruns nothing)."""
-    every = max(1, epochs // 8)
-    return frozenset(range(every, epochs + 1, every)) | {epochs}
+class Progress:
+    """Progress lines for long work: `progress(done, loss)` logs one when at least a tenth of
+    the run or `every_s` seconds has passed since the last, and always at the end, with the
+    epochs done, the loss and an estimate of the time left (from the rate so far).
+    `progress(0, ...)` restarts the clock (the work begins), printing nothing."""
+
+    def __init__(self, name: str, total: int, loss_name: str = "loss", every_s: float = 5.0, clock=time.perf_counter,
+                 write: Callable[[str], None] | None = None):
+        self.name, self.total, self.loss_name, self.every_s, self.clock = name, total, loss_name, every_s, clock
+        self.write = write or log
+        self.start = self.last_time = clock()
+        self.last_done = 0
+
+    def __call__(self, done: int, loss: float, extra: str = "") -> None:
+        now = self.clock()
+        if done == 0:  # the work starts now (after compiling): the clock starts here
+            self.start = self.last_time = now
+            return
+        if done < self.total and done - self.last_done < self.total / 10 and now - self.last_time < self.every_s:
+            return
+        elapsed = now - self.start
+        left = elapsed / done * (self.total - done) if done else float("nan")
+        self.write(f"{self.name}: epoch {done}/{self.total} ({100 * done / self.total:.0f} %), {self.loss_name} "
+                   f"{loss:.6f}{extra}; {elapsed:.1f} s, " + ("done" if done >= self.total else f"about {left:.1f} s left"))
+        self.last_done, self.last_time = done, now
+
+
+def tenths(epochs: int) -> list[int]:
+    """The epochs (counted from 1) at each tenth of a run, the last included."""
+    return sorted({max(1, round(epochs * k / 10)) for k in range(1, 11)})
 
 
 def model_arg(argv: list[str], allowed) -> str:

@@ -15,7 +15,7 @@ import jax
 
 from nnreg.config import JaxModel, Schedule
 from nnreg.network import Network, init_network
-from nnreg.training import make_train_fn
+from nnreg.training import make_epoch, make_train_fn
 
 
 class Optimizer(NamedTuple):
@@ -94,3 +94,10 @@ def make_model_train_fn(model: JaxModel, epochs: int, learning_rate=None, valida
     """`train(params, x, y, x_validate, y_validate) -> (params, History)` for a resolved model entry."""
     return make_train_fn(make_optimizer(model, learning_rate), epochs, model.activation, model.l2,
                          validate_every_epoch)
+
+
+def make_model_epoch(model: JaxModel, learning_rate=None, validate_every_epoch: bool = False):
+    """(optimizer, epoch) of a resolved model entry: `epoch(carry, index, data)` is one step of
+    `make_model_train_fn`'s loop, for loops that run in chunks (`nnreg.replicates`)."""
+    optimizer = make_optimizer(model, learning_rate)
+    return optimizer, make_epoch(optimizer, model.activation, model.l2, validate_every_epoch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Collection, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -63,29 +63,26 @@ def set_network(model, params: Network) -> None:
 
 
 class _Progress(keras.callbacks.Callback):
-    def __init__(self, epochs: int, log_at: Collection[int], log: Callable[[str], None], name: str):
+    """Hands every epoch's losses to `progress(done, loss, extra)`, which decides what to print."""
+
+    def __init__(self, progress: Callable[[int, float, str], None]):
         super().__init__()
-        self.epochs, self.log_at, self.log, self.name = epochs, log_at, log, name
-        self.start = time.perf_counter()
+        self.progress = progress
 
     def on_epoch_end(self, epoch, logs=None):
-        done = epoch + 1
-        if done in self.log_at:
-            logs = logs or {}
-            self.log(
-                f"{self.name}: epoch {done}/{self.epochs} loss {logs.get('loss', float('nan')):.6f} "
-                f"val_loss {logs.get('val_loss', float('nan')):.6f} ({time.perf_counter() - self.start:.1f} s)"
-            )
+        logs = logs or {}
+        self.progress(epoch + 1, logs.get("loss", float("nan")), f", val_loss {logs.get('val_loss', float('nan')):.6f}")
 
 
-def train(model, x, y, x_validate, y_validate, epochs: int, log_at: Collection[int] = (),
-          log: Callable[[str], None] = print, name: str = "keras"):
+def train(model, x, y, x_validate, y_validate, epochs: int,
+          progress: Callable[[int, float, str], None] | None = None):
     """Full-batch `fit` with validation data each epoch, after a one-epoch warm-up.
 
     The warm-up fit compiles Keras's train and test steps; the weights and the
     optimizer's step count are then restored, so the timed fit starts where a fresh
-    one would (plain SGD keeps no other state). Logs a progress line, headed `name`, after
-    each epoch in `log_at` (counted from 1). Returns (network, History, Timing).
+    one would (plain SGD keeps no other state). After each epoch, `progress(epochs done,
+    training loss, ", val_loss ...")` (e.g. a `nnreg.cli.Progress`, which prints every
+    tenth of the run or 5 s). Returns (network, History, Timing).
     """
     initial = model.get_weights()
     n = x.shape[0]
@@ -98,7 +95,9 @@ def train(model, x, y, x_validate, y_validate, epochs: int, log_at: Collection[i
 
     # Stop at the epoch whose training loss is not finite (the JAX loop masks instead,
     # keeping the last finite parameters; Keras's saved weights are the non-finite ones).
-    callbacks = [keras.callbacks.TerminateOnNaN()] + ([_Progress(epochs, log_at, log, name)] if log_at else [])
+    callbacks = [keras.callbacks.TerminateOnNaN()] + ([_Progress(progress)] if progress else [])
+    if progress:
+        progress(0, float("nan"), "")  # the timed fit starts: the warm-up's compile is not in the estimate
     start = time.perf_counter()
     fit = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_args)
     runtime_s = time.perf_counter() - start

@@ -9,17 +9,19 @@ and every model sees the same replicates: comparisons between models are paired.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from nnreg import NnregError
 from nnreg.config import DataParams, JaxModel
 from nnreg.data import dataset_from_key, true_grid
-from nnreg.jax_training import init_model, make_model_train_fn
+from nnreg.jax_training import init_model, make_model_epoch
 from nnreg.network import mse
 from nnreg.training import device_info
 
@@ -45,24 +47,58 @@ def replicate_keys(seed: int, index: jax.Array) -> tuple[jax.Array, jax.Array]:
     return data_key, init_key
 
 
-def make_replicate_fn(model: JaxModel, data: DataParams, epochs: int, seed: int) -> Callable:
-    """`one(index, learning_rate=None) -> ReplicateResult`: draws replicate `index`'s data and
-    initial network, trains a resolved `model` on it and evaluates it. Pure; vmap it."""
+class Replicate(NamedTuple):
+    """One replicate in three pure steps, each to be vmapped over the batch, so that a long
+    batch runs in chunks with a progress line between them:
+
+    start(index, learning_rate) -> carry                 the initial network and optimizer state
+    advance(carry, index, learning_rate, begin, end) -> carry   trains epochs begin .. end - 1
+    finish(carry, index) -> ReplicateResult              evaluates the end point
+
+    `carry` is the training loop's (params, optimizer state, first non-finite epoch). Each
+    step draws the replicate's data from its key again rather than carrying it: computed
+    inside the program that uses it, it has the same bits as in one program for the whole
+    run (the committed replicate results), where a dataset carried between programs did not.
+    `learning_rate` is None (the model's own) or a traced rate that overrides it. Called as
+    `replicate(index, learning_rate=None)`, it runs all three for every epoch."""
+
+    start: Callable
+    advance: Callable
+    finish: Callable
+    epochs: int
+
+    def __call__(self, index, learning_rate=None) -> ReplicateResult:
+        carry = self.advance(self.start(index, learning_rate), index, learning_rate, 0, self.epochs)
+        return self.finish(carry, index)
+
+
+def make_replicate_fn(model: JaxModel, data: DataParams, epochs: int, seed: int) -> Replicate:
+    """Replicate `index` of a resolved `model`: its own data and initial network, trained
+    without the per-epoch validation pass (only the end point is kept), then evaluated."""
     x_grid, y_true = true_grid(data)
 
-    def one(index, learning_rate=None):
-        data_key, init_key = replicate_keys(seed, index)
-        dataset = dataset_from_key(data_key, data)
-        train = make_model_train_fn(model, epochs, learning_rate, validate_every_epoch=False)
-        params, history = train(init_model(model, init_key), *dataset)
-        return ReplicateResult(
-            mse(params, dataset.x_train, dataset.y_train, model.activation),
-            mse(params, dataset.x_validate, dataset.y_validate, model.activation),
-            mse(params, x_grid, y_true, model.activation),
-            history.first_nonfinite_epoch,
-        )
+    def dataset(index):
+        data_key, _ = replicate_keys(seed, index)
+        return tuple(dataset_from_key(data_key, data))
 
-    return one
+    def start(index, learning_rate=None):
+        _, init_key = replicate_keys(seed, index)
+        params = init_model(model, init_key)
+        optimizer, _ = make_model_epoch(model, learning_rate)
+        return params, optimizer.init(params), jnp.int32(-1)
+
+    def advance(carry, index, learning_rate, begin, end):
+        _, epoch = make_model_epoch(model, learning_rate)
+        train = dataset(index)
+        return jax.lax.fori_loop(begin, end, lambda i, c: epoch(c, i, train)[0], carry)
+
+    def finish(carry, index):
+        params, _, first_bad = carry
+        x, y, x_validate, y_validate = dataset(index)
+        return ReplicateResult(mse(params, x, y, model.activation), mse(params, x_validate, y_validate, model.activation),
+                               mse(params, x_grid, y_true, model.activation), first_bad)
+
+    return Replicate(start, advance, finish, epochs)
 
 
 class BatchTiming(NamedTuple):
@@ -94,53 +130,118 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
-def compile_batch(one: Callable, indices, learning_rates=None, what: str = "this batch", devices=None):
-    """Compiles `jax.vmap(one)` for `indices` (and `learning_rates`, the same length), the batch
-    split evenly over `devices` (default: every local device).
+# A batch runs in chunks with a progress line after each: the first a tenth of the epochs,
+# then as many as keep each under PROGRESS_EVERY_S seconds at the first one's pace (at
+# most one a tenth). Every chunk boundary costs a barrier between the devices (about 1 %
+# of the run a chunk on 2 CPU devices, benchmarks/replicates.py), so a batch of a few
+# seconds runs in two.
+PROGRESS_EVERY_S = 5.0
+
+
+class Batch(NamedTuple):
+    """A compiled batch of replicates: `run()` trains it from the start, chunk by chunk."""
+
+    start: Callable  # compiled vmap(replicate.start)
+    advance: Callable  # compiled vmap(replicate.advance); the epoch bounds are traced
+    finish: Callable  # compiled vmap(replicate.finish)
+    args: tuple  # (indices, learning rates or None), padded and sharded
+    epochs: int
+    n: int  # networks asked for (the rest is padding)
+    compile_s: float
+    memory_bytes: int
+
+    def run(self, progress: Callable[[int, int, float], None] | None = None,
+            every_s: float = PROGRESS_EVERY_S) -> ReplicateResult:
+        """Trains every network for all epochs; with `progress`, in chunks (see
+        PROGRESS_EVERY_S), calling `progress(epochs done, epochs, mean training MSE of the
+        finite networks)` after each (and `progress(0, ...)` as it starts). Without it, in one
+        call. Either way, the same bits."""
+        indices, rates = self.args
+        carry = self.start(indices, rates)
+        if progress is None:
+            return self._result(self.advance(carry, indices, rates, np.int32(0), np.int32(self.epochs)))
+        done, first = 0, max(1, self.epochs // 10)
+        progress(0, self.epochs, float("nan"))
+        started = time.perf_counter()
+        while done < self.epochs:
+            if done == 0:
+                end = first
+            else:  # the rest, at the first chunk's pace, in chunks of at most every_s seconds and a tenth
+                pace = (time.perf_counter() - started) / done
+                left = pace * (self.epochs - done)
+                n_chunks = min(-(-(self.epochs - done) // first), math.ceil(left / every_s) if every_s > 0 else self.epochs)
+                n_chunks = max(1, n_chunks)
+                end = done + -(-(self.epochs - done) // n_chunks)
+            carry = self.advance(carry, indices, rates, np.int32(done), np.int32(end))
+            done = end
+            loss = np.asarray(self.finish(carry, indices).train_mse)[: self.n]
+            progress(done, self.epochs, float(np.mean(loss[np.isfinite(loss)])) if np.isfinite(loss).any()
+                     else float("nan"))
+        return self._result(carry)
+
+    def _result(self, carry) -> ReplicateResult:
+        out = jax.block_until_ready(self.finish(carry, self.args[0]))
+        return ReplicateResult(*(np.asarray(a)[: self.n] for a in out))
+
+
+def compile_batch(replicate: Replicate, indices, learning_rates=None, what: str = "this batch",
+                  devices=None) -> Batch:
+    """Compiles `replicate`'s three steps, vmapped, for `indices` (and `learning_rates`, the
+    same length), the batch split evenly over `devices` (default: every local device).
 
     The batch is padded with further replicates to a multiple of the device count (their
-    results are to be dropped). Fails, saying how much memory it needs, if the batch would
-    not fit. Returns (compiled, its arguments, compile seconds, bytes per device)."""
+    results are dropped). Fails, saying how much memory it needs, if the batch would not
+    fit."""
     indices = np.asarray(indices, dtype=np.int32)
     n = len(indices)
     devices = list(devices or jax.devices())
     pad = (-n) % len(devices)
-    args = [np.concatenate([indices, indices.max(initial=0) + 1 + np.arange(pad, dtype=np.int32)])]
+    sharding = NamedSharding(Mesh(np.array(devices), ("replica",)), P("replica"))
+    index_arg = jax.device_put(np.concatenate([indices, indices.max(initial=0) + 1 + np.arange(pad, dtype=np.int32)]),
+                               sharding)
+    rate_arg = None
     if learning_rates is not None:
         rates = np.asarray(learning_rates, dtype=np.float32)
-        args.append(np.concatenate([rates, np.full(pad, rates[-1] if n else 1e-3, dtype=np.float32)]))
-    sharding = NamedSharding(Mesh(np.array(devices), ("replica",)), P("replica"))
-    args = [jax.device_put(a, sharding) for a in args]
+        rate_arg = jax.device_put(np.concatenate([rates, np.full(pad, rates[-1] if n else 1e-3, dtype=np.float32)]),
+                                  sharding)
+    rate_axis = None if rate_arg is None else 0
 
     start = time.perf_counter()
     # On the CPU, LLVM's -O1 halves this program's compile time (about 4.5 s -> 2.2 s on
     # 2 cores) with the same run time and, measured on every default model, the same bits.
     options = {"xla_backend_optimization_level": 1} if devices[0].platform == "cpu" else {}
-    compiled = jax.jit(jax.vmap(one)).lower(*args).compile(compiler_options=options)
+    start_batch = jax.vmap(replicate.start, in_axes=(0, rate_axis))
+    start_fn = jax.jit(start_batch, out_shardings=sharding).lower(index_arg, rate_arg).compile(compiler_options=options)
+    carry = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+                         jax.eval_shape(start_batch, index_arg, rate_arg))
+    scalar = jax.ShapeDtypeStruct((), jnp.int32)
+    advance = jax.jit(jax.vmap(replicate.advance, in_axes=(0, 0, rate_axis, None, None)), out_shardings=sharding).lower(
+        carry, index_arg, rate_arg, scalar, scalar).compile(compiler_options=options)
+    finish = jax.jit(jax.vmap(replicate.finish)).lower(carry, index_arg).compile(compiler_options=options)
     compile_s = time.perf_counter() - start
-    memory = _memory_needed(compiled)
+    memory = _memory_needed(advance)
     free = _free_bytes(devices[0])
     # Host devices share one RAM; accelerators each have their own.
     need = memory * (len(devices) if devices[0].platform == "cpu" else 1)
     if free is not None and need > 0.9 * free:
         raise NnregError(f"{what}: {n} networks need about {_gib(need)} of memory, but {_gib(free)} is free; "
                          f"use fewer replicates, learning rates or data points")
-    return compiled, args, compile_s, memory
+    return Batch(start_fn, advance, finish, (index_arg, rate_arg), replicate.epochs, n, compile_s, memory)
 
 
-def run_batch(one: Callable, indices, learning_rates=None, what: str = "this batch",
-              devices=None) -> tuple[ReplicateResult, BatchTiming]:
-    """Runs `jax.vmap(one)` over `indices` (and `learning_rates`) in one compiled call spread
-    over every device (see `compile_batch`). Returns numpy results and the timing."""
+def run_batch(replicate: Replicate, indices, learning_rates=None, what: str = "this batch", devices=None,
+              progress: Callable[[int, int, float], None] | None = None) -> tuple[ReplicateResult, BatchTiming]:
+    """Trains `replicate` over `indices` (and `learning_rates`), vmapped and spread over every
+    device (see `compile_batch`), in chunks with `progress` after each. Returns numpy
+    results and the timing."""
     devices = list(devices or jax.devices())
-    compiled, args, compile_s, memory = compile_batch(one, indices, learning_rates, what, devices)
+    batch = compile_batch(replicate, indices, learning_rates, what, devices)
     start = time.perf_counter()
-    out = jax.block_until_ready(compiled(*args))
+    result = batch.run(progress)
     runtime_s = time.perf_counter() - start
-    n = len(indices)
-    result = ReplicateResult(*(np.asarray(a)[:n] for a in out))
     device, platform = device_info()
-    return result, BatchTiming(n, len(devices), compile_s, runtime_s, device, platform, memory)
+    return result, BatchTiming(batch.n, len(devices), batch.compile_s, runtime_s, device, platform,
+                               batch.memory_bytes)
 
 
 def _memory_needed(compiled) -> int:

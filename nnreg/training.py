@@ -52,6 +52,39 @@ def make_loss(activation: str = "tanh", l2: float = 0.0) -> Callable:
     return loss
 
 
+def make_epoch(optimizer: Optimizer, activation: str = "tanh", l2: float = 0.0,
+               validate_every_epoch: bool = True) -> Callable:
+    """`epoch(carry, index, data) -> (carry, (train_loss, validate_loss))`: one full-batch
+    step, the body of every training loop here. `carry` is (params, optimizer state,
+    first non-finite epoch or -1); `data` is (x, y, x_validate, y_validate)."""
+    loss_and_grad = jax.value_and_grad(make_loss(activation, l2), has_aux=True)
+
+    def epoch(carry, index, data):
+        params, opt_state, first_bad = carry
+        x, y, x_validate, y_validate = data
+        (_, train_loss), grads = loss_and_grad(params, x, y)
+        updates, new_state = optimizer.update(grads, opt_state, params)
+        new_params = apply_updates(params, updates)
+        bad = ~jnp.isfinite(train_loss)
+        if validate_every_epoch:
+            validate_loss = mse(new_params, x_validate, y_validate, activation)
+            bad = bad | ~jnp.isfinite(validate_loss)
+        already_bad = first_bad >= 0
+        first_bad = jnp.where(~already_bad & bad, index, first_bad)
+        # Once training has blown up, keep the last finite parameters and record
+        # NaN losses: a select per leaf, which leaves the healthy path's bits unchanged.
+        stop = first_bad >= 0
+        params, opt_state = jax.tree.map(
+            lambda old, new: jnp.where(stop, old, new), (params, opt_state), (new_params, new_state)
+        )
+        nan = jnp.float32(jnp.nan)
+        losses = (jnp.where(already_bad, nan, train_loss),
+                  jnp.where(already_bad, nan, validate_loss) if validate_every_epoch else None)
+        return (params, opt_state, first_bad), losses
+
+    return epoch
+
+
 def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh", l2: float = 0.0,
                   validate_every_epoch: bool = True) -> Callable:
     """Builds `train(params, x, y, x_validate, y_validate) -> (params, History)`, jitted.
@@ -64,35 +97,13 @@ def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh", l
     need the end point): then `History.validate_loss` is None and divergence is
     judged on the training loss.
     """
-    loss = make_loss(activation, l2)
-    loss_and_grad = jax.value_and_grad(loss, has_aux=True)
+    epoch = make_epoch(optimizer, activation, l2, validate_every_epoch)
 
     def train(params: Network, x, y, x_validate, y_validate):
-        def epoch(carry, index):
-            params, opt_state, first_bad = carry
-            (_, train_loss), grads = loss_and_grad(params, x, y)
-            updates, new_state = optimizer.update(grads, opt_state, params)
-            new_params = apply_updates(params, updates)
-            bad = ~jnp.isfinite(train_loss)
-            if validate_every_epoch:
-                validate_loss = mse(new_params, x_validate, y_validate, activation)
-                bad = bad | ~jnp.isfinite(validate_loss)
-            already_bad = first_bad >= 0
-            first_bad = jnp.where(~already_bad & bad, index, first_bad)
-            # Once training has blown up, keep the last finite parameters and record
-            # NaN losses: a select per leaf, which leaves the healthy path's bits unchanged.
-            stop = first_bad >= 0
-            params, opt_state = jax.tree.map(
-                lambda old, new: jnp.where(stop, old, new), (params, opt_state), (new_params, new_state)
-            )
-            nan = jnp.float32(jnp.nan)
-            losses = (jnp.where(already_bad, nan, train_loss),
-                      jnp.where(already_bad, nan, validate_loss) if validate_every_epoch else None)
-            return (params, opt_state, first_bad), losses
-
+        data = (x, y, x_validate, y_validate)
         init = (params, optimizer.init(params), jnp.int32(-1))
         (params, _, first_bad), (train_losses, validate_losses) = jax.lax.scan(
-            epoch, init, jnp.arange(epochs, dtype=jnp.int32)
+            lambda carry, index: epoch(carry, index, data), init, jnp.arange(epochs, dtype=jnp.int32)
         )
         return params, History(train_losses, validate_losses, first_bad)
 

@@ -9,7 +9,8 @@ use_every_cpu_core()  # before JAX first touches a device
 
 import numpy as np  # noqa: E402
 
-from nnreg.cli import PARAMS, batch_timing_path, ensure_not_interrupted, log, model_arg, run_stage  # noqa: E402
+from nnreg.cli import PARAMS, Progress, batch_timing_path, ensure_not_interrupted, log  # noqa: E402
+from nnreg.cli import model_arg, run_stage  # noqa: E402
 from nnreg.cli import seeds_metrics_path, seeds_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
 from nnreg.io import SEED_COLUMNS, write_csv, write_json  # noqa: E402
@@ -33,7 +34,9 @@ def main(argv):
 
     n = params.stats.n_seeds
     one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
-    result, timing = run_batch(one, np.arange(n), what=f"seeds@{model} (stats.n_seeds: {n})")
+    progress = Progress(f"{model}: {n} replicates", params.train.epochs, "mean training loss")
+    result, timing = run_batch(one, np.arange(n), what=f"seeds@{model} (stats.n_seeds: {n})",
+                               progress=lambda done, epochs, loss: progress(done, loss))
     bad = diverged(result)
     summary = summarize_replicates(result.validate_mse, result.true_mse, bad)
 

@@ -9,7 +9,8 @@ use_every_cpu_core()  # before JAX first touches a device
 
 import numpy as np  # noqa: E402
 
-from nnreg.cli import PARAMS, batch_timing_path, ensure_not_interrupted, log, model_arg, run_stage  # noqa: E402
+from nnreg.cli import PARAMS, Progress, batch_timing_path, ensure_not_interrupted, log  # noqa: E402
+from nnreg.cli import model_arg, run_stage  # noqa: E402
 from nnreg.cli import sweep_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
 from nnreg.io import SWEEP_COLUMNS, write_json, write_rows  # noqa: E402
@@ -25,8 +26,10 @@ def main(argv):
     replicate = np.tile(np.arange(n_seeds), len(rates))
     rate_of = np.repeat(np.asarray(rates, dtype=np.float32), n_seeds)
     one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+    progress = Progress(f"{model}: {len(replicate)} networks", params.train.epochs, "mean training loss")
     result, timing = run_batch(one, replicate, rate_of,
-                               what=f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})")
+                               what=f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})",
+                               progress=lambda done, epochs, loss: progress(done, loss))
     rows = sweep_table(rates, rate_of, result.validate_mse, diverged(result))
 
     ensure_not_interrupted()

@@ -4,7 +4,7 @@
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 import jax
 
-from nnreg.cli import DATASET, PARAMS, log, model_arg, progress_epochs, run_stage
+from nnreg.cli import DATASET, PARAMS, Progress, log, model_arg, run_stage
 from nnreg.config import load_params
 from nnreg.data import true_grid
 from nnreg.io import read_dataset
@@ -21,8 +21,7 @@ def main(argv):
     keras.utils.set_random_seed(net.init_seed)  # Keras's global seed: its initial weights
     built = build_model(net.layer_sizes, net.activation, k.learning_rate, k.lecture_layer_count)
     log(f"{model}: {built.count_params()} parameters, {epochs} epochs")
-    trained, history, timing = train(built, *dataset, epochs=epochs, log_at=progress_epochs(epochs), log=log,
-                                     name=model)
+    trained, history, timing = train(built, *dataset, epochs=epochs, progress=Progress(model, epochs))
     write_training_outputs(model, trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__},
                            dataset, net.activation, true_grid(params.data))
 

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from nnreg import EXERCISE_MODELS, LECTURE_MODELS
-from nnreg.config import OPTIMIZERS, SCHEDULES, ConfigError, JaxModel, Params, Schedule, load_params, parse_params
-from nnreg.config import to_dict
+from nnreg.config import OPTIMIZERS, SCHEDULES, ConfigError, JaxModel, Params, Schedule, load_params, own_settings
+from nnreg.config import parse_params, to_dict
 from tests.conftest import REPO
 
 DEFAULT = to_dict(Params())
@@ -22,10 +22,10 @@ def test_params_yaml_holds_the_lecture_defaults():
     assert p.models["gd"].learning_rate == p.models["optax_sgd"].learning_rate == p.models["optax_adam"].learning_rate == 0.001
     assert list(p.models) == list(LECTURE_MODELS + EXERCISE_MODELS)
     # The exercise's four strategies, as its solution code writes them.
-    deep, decay = (1, 6, 6, 6, 6, 6, 1), Schedule("exponential_decay", {"init_value": 0.003, "transition_steps": 1000,
-                                                                       "decay_rate": 0.5})
-    assert p.jax_model("deep") == JaxModel(optimizer="adam", learning_rate=0.001, layer_sizes=deep, activation="tanh",
-                                           init="he_normal")
+    deep, decay = (1, 6, 6, 6, 6, 6, 1), Schedule.of("exponential_decay", init_value=0.003, transition_steps=1000,
+                                                     decay_rate=0.5)
+    assert p.jax_model("deep") == JaxModel.of("adam", learning_rate=0.001, layer_sizes=deep, activation="tanh",
+                                              init="he_normal")
     assert p.models["deep_schedule"].schedule == decay and p.models["deep_schedule"].learning_rate is None
     assert p.models["deep_schedule_l2"].l2 == 0.001 and p.models["deep_schedule_l2"].layer_sizes == deep
     assert p.jax_model("adam_l2").layer_sizes == (1, 10, 10, 10, 1) and p.models["adam_l2"].l2 == 0.001
@@ -207,12 +207,13 @@ def test_every_optimizer_setting_and_schedule_argument_is_optax_s():
     assert set(_OPTAX_FNS) == set(OPTIMIZERS) - {"gd"} and set(_SCHEDULE_FNS) == set(SCHEDULES)
     for name, (fn, fixed) in _OPTAX_FNS.items():
         accepted = set(inspect.signature(getattr(optax, fn)).parameters)
-        assert set(OPTIMIZERS[name]) | set(fixed) <= accepted, name
+        assert set(own_settings(name)) | set(fixed) <= accepted, name
     for name, fn in _SCHEDULE_FNS.items():
         signature = inspect.signature(getattr(optax, fn)).parameters
         required = {k for k, v in signature.items() if v.default is inspect.Parameter.empty}
-        assert set(SCHEDULES[name]) <= set(signature), name
-        assert {k for k, s in SCHEDULES[name].items() if s.required} == required, name
+        arguments = set(SCHEDULES[name].model_fields) - {"name"}
+        assert arguments <= set(signature), name
+        assert arguments - set(SCHEDULES[name]._optional) == required, name
 
 
 def test_lecture_differences_name_the_params_that_make_the_lecture_s_numbers_incomparable():
@@ -242,3 +243,45 @@ def test_the_summary_shows_the_lecture_s_columns_only_beside_comparable_rows():
     relu = summary_markdown(rows, {m: ["network.activation"] for m in LECTURE_TABLE})
     assert "Lecture" not in relu.split("\n\n")[0] and "0.044817" not in relu
     assert "left out, since the params differ from the lecture's (network.activation)" in relu
+
+
+# Rules across fields or files that a JSON Schema cannot state; the loader alone enforces them.
+_BEYOND_THE_SCHEMA = {
+    "models.keras.learning_rate": "nan",  # JSON has no nan; YAML's .nan is a float to a validator
+    "data.x_max": "greater than data.x_min",
+    "network.layer_sizes": "ending with 1",  # JSON Schema cannot index from the end of an array
+    "models.deep.layer_sizes": "ending with 1",
+    "stats.baseline": "names a JAX model",
+    "sweep.models": "names JAX models with a fixed rate",
+}
+
+
+def _schema_validator():
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO / "params.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_the_committed_schema_is_generated_from_the_params_models():
+    """params.schema.json is `make schema`'s output for the current nnreg/config.py."""
+    from nnreg.config import json_schema
+
+    assert (REPO / "params.schema.json").read_text() == json_schema(), "stale params.schema.json: run make schema"
+    assert (REPO / "params.yaml").read_text().startswith("# yaml-language-server: $schema=params.schema.json\n")
+
+
+def test_an_editor_s_schema_check_agrees_with_the_loader():
+    """The schema accepts params.yaml and rejects each bad value the loader rejects, but
+    for the rules across fields that JSON Schema cannot state."""
+    validator = _schema_validator()
+    assert list(validator.iter_errors(yaml.safe_load((REPO / "params.yaml").read_text()))) == []
+    strategy = _with("models.cosine", {"trainer": "jax", "optimizer": "nesterov", "momentum": 0.8, "l2": 0.01,
+                                       "schedule": {"name": "warmup_cosine_decay", "init_value": 0.0,
+                                                    "peak_value": 0.01, "warmup_steps": 10, "decay_steps": 100}})
+    assert list(validator.iter_errors(strategy)) == []
+    accepted = [(key, value) for key, value, _ in BAD if not list(validator.iter_errors(_with(key, value)))]
+    assert {key for key, _ in accepted} == set(_BEYOND_THE_SCHEMA), accepted

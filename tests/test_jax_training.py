@@ -1,8 +1,6 @@
 """A JAX model from its params entry: every optimizer, schedule, initialisation and the L2
 penalty, checked against Optax, the lecture's code and the lecture's exercise numbers."""
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +18,7 @@ SIZES = (1, 10, 10, 10, 1)
 
 def _model(**kw) -> JaxModel:
     base = dict(optimizer="adam", learning_rate=0.01, layer_sizes=(1, 8, 8, 1), activation="tanh", init="he_normal")
-    return JaxModel(**{**base, **kw})
+    return JaxModel.of(**{**base, **kw})
 
 
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
@@ -53,11 +51,11 @@ def test_optimizers_are_optax_s_with_their_settings(tiny_dataset):
 
 
 @pytest.mark.parametrize("schedule,optax_fn", [
-    (Schedule("exponential_decay", {"init_value": 0.003, "transition_steps": 1000, "decay_rate": 0.5}),
+    (Schedule.of("exponential_decay", init_value=0.003, transition_steps=1000, decay_rate=0.5),
      optax.exponential_decay(0.003, 1000, 0.5)),
-    (Schedule("cosine_decay", {"init_value": 0.01, "decay_steps": 4000, "alpha": 0.1}),
+    (Schedule.of("cosine_decay", init_value=0.01, decay_steps=4000, alpha=0.1),
      optax.cosine_decay_schedule(0.01, 4000, alpha=0.1)),
-    (Schedule("warmup_cosine_decay", {"init_value": 0.0, "peak_value": 0.01, "warmup_steps": 100, "decay_steps": 4000}),
+    (Schedule.of("warmup_cosine_decay", init_value=0.0, peak_value=0.01, warmup_steps=100, decay_steps=4000),
      optax.warmup_cosine_decay_schedule(0.0, 0.01, 100, 4000)),
 ])
 def test_schedules_are_optax_s(schedule, optax_fn):
@@ -125,5 +123,5 @@ def test_a_learning_rate_override_may_be_traced(tiny_dataset):
     traced = jax.jit(lambda lr: make_model_train_fn(model, 50, lr)(initial, *tiny_dataset))(jnp.float32(0.05))
     for a, b in zip(jax.tree.leaves(constant), jax.tree.leaves(traced), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    other = dataclasses.replace(model, learning_rate=0.01)
+    other = model.model_copy(update={"learning_rate": 0.01})
     assert make_optimizer(other).update is not None

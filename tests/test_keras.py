@@ -48,7 +48,11 @@ def test_keras_with_the_jax_initial_weights_follows_gd(tiny_dataset):
 
 
 def test_progress_lines(tiny_dataset):
+    from nnreg.cli import Progress
+
     lines = []
     model = build_model((1, 3, 1), "tanh", 0.01)
-    train(model, *tiny_dataset, epochs=6, log_at={3, 6}, log=lines.append)
-    assert [l.split(" loss")[0] for l in lines] == ["keras: epoch 3/6", "keras: epoch 6/6"]
+    _, history, _ = train(model, *tiny_dataset, epochs=20, progress=Progress("keras", 20, write=lines.append))
+    assert [line.split(" (")[0] for line in lines] == [f"keras: epoch {e}/20" for e in range(2, 21, 2)]
+    assert f"loss {history.train_loss[-1]:.6f}, val_loss {history.validate_loss[-1]:.6f};" in lines[-1]
+    assert lines[-1].endswith(" s, done") and " s left" in lines[0]

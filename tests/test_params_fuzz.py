@@ -7,19 +7,22 @@ stage as a process, checking the exit status, stderr and that nothing is written
 """
 
 import copy
+import json
 import string
 import sys
 
 import hypothesis.strategies as st
+import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
 from nnreg.config import ConfigError, Params, load_params, parse_params, to_dict
-from tests.conftest import copy_project
+from tests.conftest import REPO, copy_project
 from tests.helpers import run
 
 DEFAULT = to_dict(Params())
+SCHEMA = jsonschema.Draft202012Validator(json.loads((REPO / "params.schema.json").read_text()))
 
 
 def _paths(node, prefix=()):
@@ -94,6 +97,9 @@ def test_mutated_params_load_or_fail_naming_the_key(raw):
     for m in p.models.values():
         assert (m.learning_rate is not None and m.learning_rate > 0) or (m.trainer == "jax" and m.schedule is not None)
     assert p.stats.baseline in p.model_names("jax") and set(p.sweep.models) <= set(p.model_names("jax"))
+    # And an editor's check against params.schema.json accepts it too: the schema is never stricter.
+    errors = [e.message for e in SCHEMA.iter_errors(raw)]
+    assert errors == [], errors
 
 
 @settings(max_examples=500, deadline=None)

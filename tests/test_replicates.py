@@ -1,7 +1,6 @@
 """Many networks in one compiled call: replicate i is the same whatever the batch, the padding or
 the device count; it matches a plain training run on the same draws; too big a batch fails first."""
 
-import dataclasses
 
 import jax
 import numpy as np
@@ -19,7 +18,7 @@ EPOCHS = 60
 
 
 def _model(name="optax_adam", **kw):
-    return dataclasses.replace(Params().jax_model(name), layer_sizes=(1, 6, 6, 1), **kw)
+    return Params().jax_model(name).model_copy(update={"layer_sizes": (1, 6, 6, 1), **kw})
 
 
 def test_the_tests_see_two_devices():
@@ -57,7 +56,7 @@ def test_a_swept_learning_rate_equals_the_model_at_that_rate():
     model = _model("gd")
     swept, _ = run_batch(make_replicate_fn(model, DATA, EPOCHS, seed=1), [0, 1, 0, 1], [0.01, 0.01, 0.05, 0.05])
     for k, lr in enumerate([0.01, 0.05]):  # (at 0.2, GD is chaotic: rounding grows to O(1))
-        fixed, _ = run_batch(make_replicate_fn(dataclasses.replace(model, learning_rate=lr), DATA, EPOCHS, seed=1),
+        fixed, _ = run_batch(make_replicate_fn(model.model_copy(update={"learning_rate": lr}), DATA, EPOCHS, seed=1),
                              [0, 1])
         np.testing.assert_allclose(swept.validate_mse[2 * k: 2 * k + 2], fixed.validate_mse, rtol=1e-5)
 
@@ -72,3 +71,31 @@ def test_a_batch_too_big_for_memory_fails_before_training_saying_how_much_it_nee
     one = make_replicate_fn(_model(), huge, 1, seed=0)
     with pytest.raises(NnregError, match=r"seeds: 4096 networks need about [0-9.]+ GiB of memory, but [0-9.]+ GiB is free"):
         run_batch(one, np.arange(4096), what="seeds")
+
+
+@pytest.mark.parametrize("name,epochs", [("optax_adam", EPOCHS), ("gd", 47)])
+def test_a_batch_in_chunks_has_the_bits_of_one_compiled_run(name, epochs):
+    """The progress lines cost no bit: chunk by chunk, with progress read between chunks,
+    the batch gives what one program for the whole run gives."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    from nnreg.replicates import compile_batch
+
+    replicate = make_replicate_fn(_model(name), DATA, epochs, seed=3)
+    sharding = NamedSharding(Mesh(np.array(jax.devices()), ("replica",)), PartitionSpec("replica"))
+    indices = jax.device_put(np.arange(4, dtype=np.int32), sharding)
+    whole = jax.jit(jax.vmap(replicate)).lower(indices).compile(
+        compiler_options={"xla_backend_optimization_level": 1})(indices)
+    batch = compile_batch(replicate, np.arange(4))
+    tenths, two = [], []
+    runs = [batch.run(), batch.run(lambda done, total, loss: tenths.append((done, loss)), every_s=0.0),
+            batch.run(lambda done, total, loss: two.append((done, loss)), every_s=1e9)]
+    for result in runs:
+        for a, b in zip(result, whole, strict=True):
+            np.testing.assert_array_equal(a, np.asarray(b))
+    # every_s=0: a chunk every tenth; a fast batch (every_s large): the first tenth, then the rest.
+    first = epochs // 10
+    assert [done for done, _ in tenths] == [0] + [min(epochs, first * k) for k in range(1, -(-epochs // first) + 1)]
+    assert [done for done, _ in two] == [0, first, epochs]
+    assert tenths[-1][1] == pytest.approx(float(np.mean(runs[0].train_mse)), rel=1e-6)
+    assert tenths[1][1] > tenths[-1][1]  # the loss falls as training goes on

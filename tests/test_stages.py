@@ -97,6 +97,7 @@ def write_after_a_lost_interrupt(*args):
     real(*args)
 
 outputs.write_training_outputs = write_after_a_lost_interrupt
+sys.path.insert(0, "stages")  # as `python stages/train_jax.py` has it
 runpy.run_path("stages/train_jax.py", run_name="__main__")
 """
 
@@ -112,20 +113,32 @@ def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(pro
     assert not (project / "metrics").exists()
 
 
-def test_progress_lines_come_every_eighth_of_the_run_and_at_the_end():
-    from nnreg.cli import progress_epochs
+def test_progress_lines_come_every_tenth_of_the_run_or_five_seconds_and_at_the_end():
+    from nnreg.cli import Progress, tenths
 
-    assert sorted(progress_epochs(4000)) == list(range(500, 4001, 500))
-    assert sorted(progress_epochs(17)) == [2, 4, 6, 8, 10, 12, 14, 16, 17]
-    assert sorted(progress_epochs(3)) == [1, 2, 3]
+    assert tenths(4000) == list(range(400, 4001, 400)) and tenths(17) == [2, 3, 5, 7, 8, 10, 12, 14, 15, 17]
+    assert tenths(3) == [1, 2, 3]
+    now, lines = [-7.0], []
+    progress = Progress("gd", 1000, clock=lambda: now[0], write=lines.append)
+    now[0] = 0.0
+    progress(0, float("nan"))  # the work starts, 7 s (compiling) after the object was made
+    assert lines == []
+    for done in range(1, 1001):
+        now[0] = done * 0.001 if done < 500 else 0.5 + (done - 500) * 0.1  # slow after half way
+        progress(done, 1.0 / done)
+    epochs = [int(line.split("epoch ")[1].split("/")[0]) for line in lines]
+    # Each tenth while fast; every 5 s (50 epochs) once slow; the end always.
+    assert epochs == [100, 200, 300, 400, 500, 550, 600, 650, 700, 750, 800, 850, 900, 950, 1000], epochs
+    assert lines[0] == "gd: epoch 100/1000 (10 %), loss 0.010000; 0.1 s, about 0.9 s left"
+    assert lines[-1].endswith("; 50.5 s, done")
 
 
 def test_the_jax_trainer_logs_its_last_epoch(project):
     write_params(project, _bad(TINY, "train.epochs", 17))
     run(project, sys.executable, "stages/data.py")
     out = run(project, sys.executable, "stages/train_jax.py", "gd").stdout
-    assert [line.split(" loss")[0] for line in out.splitlines() if " epoch " in line][-2:] == [
-        "gd: epoch 16/17", "gd: epoch 17/17"]
+    assert [line.split(",")[0] for line in out.splitlines() if " epoch " in line][-2:] == [
+        "gd: epoch 15/17 (88 %)", "gd: epoch 17/17 (100 %)"]
 
 
 def test_replicate_stages_name_their_models_and_files(project):
@@ -169,3 +182,18 @@ def test_the_compilation_cache_is_used_and_changes_no_bit(project, tmp_path):
             assert entries > 3, "the stage wrote nothing to the cache"
     assert len(list(cache.iterdir())) == entries  # the warm run compiled nothing new
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_long_stages_print_progress_with_the_loss_and_the_time_left(project):
+    run(project, sys.executable, "stages/data.py")
+    for cmd, head in ((["stages/seeds.py", "gd"], "gd: 4 replicates: epoch"),
+                      (["stages/sweep.py", "gd"], "gd: 4 networks: epoch"), (["stages/train_keras.py", "keras"], "keras: epoch")):
+        out = run(project, sys.executable, *cmd).stdout
+        lines = [line for line in out.splitlines() if line.startswith(head)]
+        done = [int(line.split(" (")[0].split("epoch ")[1].removesuffix("/30")) for line in lines]
+        if "keras" in head:  # every tenth (each epoch is reported to Progress)
+            assert done == list(range(3, 31, 3)), out
+        else:  # the first tenth, then chunks of at most 5 s at that pace: here, the rest at once
+            assert done[0] == 3 and done[-1] == 30 and done == sorted(set(done)), out
+        assert all(" left" in line for line in lines[:-1]) and lines[-1].endswith(", done"), lines
+        assert "loss " in lines[0] and float(lines[0].split("loss ")[1].split(",")[0].split(";")[0]) > 0
