@@ -155,20 +155,13 @@ def read_network(path: str | Path):
     return params
 
 
-def _cell(v) -> str:
-    if isinstance(v, (int, np.integer, str)):  # strings: model names, which hold no commas
-        return str(v)
-    return f"{v:.9g}"
-
-
 def write_csv(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
-    """A CSV with a header; floats as '%.9g', which round-trips float32 exactly."""
-    names = list(columns)
-    cols = [np.asarray(columns[k]).reshape(-1) for k in names]
-    lines = [",".join(names)]
-    for row in zip(*cols):
-        lines.append(",".join(_cell(v) for v in row))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    """A CSV with a header, by pandas; floats as '%.9g' (which round-trips float32 exactly),
+    non-finite ones as nan and inf, ints and strings as they are."""
+    import pandas as pd  # here, not at the top: the stages that write no CSV skip its import
+
+    frame = pd.DataFrame({k: np.asarray(v).reshape(-1) for k, v in columns.items()})
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.9g", na_rep="nan", lineterminator="\n"))
 
 
 def write_rows(path: str | Path, rows: list[dict], columns: list[str]) -> None:
