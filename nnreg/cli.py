@@ -113,7 +113,8 @@ class Progress:
         elapsed = now - self.start
         left = elapsed / done * (self.total - done) if done else float("nan")
         self.write(f"{self.name}: epoch {done}/{self.total} ({100 * done / self.total:.0f} %), {self.loss_name} "
-                   f"{loss:.6f}{extra}; {elapsed:.1f} s, " + ("done" if done >= self.total else f"about {left:.1f} s left"))
+                   f"{loss:.6f}{extra}; {elapsed:.1f} s, "
+                   + ("done" if done >= self.total else f"about {left:.1f} s left"))
         self.last_done, self.last_time = done, now
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, ClassVar, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, Strict
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, Strict, TypeAdapter
+from pydantic import create_model
 from pydantic import ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -58,7 +59,8 @@ def show(value: Any, depth: int = 0) -> str:
         return {math.inf: ".inf", -math.inf: "-.inf"}.get(value, ".nan" if value != value else repr(value))
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:40] + "..."
-        plain = bool(text) and text.isprintable() and text.strip() == text and not any(c in text for c in ":#,[]{}&*!|>'\"%@`?-")
+        plain = (bool(text) and text.isprintable() and text.strip() == text
+                 and not any(c in text for c in ":#,[]{}&*!|>'\"%@`?-"))
         return text if plain and _reads_back(text) else json.dumps(text, ensure_ascii=False)
     if depth >= 3:
         return "..."
@@ -387,8 +389,6 @@ class JaxModel(Section):
 def _optimizer(name: str, **settings) -> type[JaxModel]:
     """The JAX model class of one optimizer: the common keys, then the optimizer's own."""
     fields = {k: (Optional[tp], None) for k, tp in settings.items()}
-    from pydantic import create_model
-
     return create_model(f"JaxModel_{name}", __base__=JaxModel, optimizer=(Literal[name], ...),
                         _what=(ClassVar[str], f" for optimizer {name}"),
                         _optional=(ClassVar[tuple], JaxModel._optional + tuple(settings)), **fields)
@@ -454,7 +454,8 @@ class SweepParams(Section):
 
     models: tuple[str, ...] = Field(("gd", "optax_adam"), strict=False, description="JAX models with a fixed rate",
                                     json_schema_extra={"uniqueItems": True})
-    learning_rates: _list(Float, lambda v: 2 <= len(v) <= 256 and all(0 < r <= 1e3 for r in v) and len(set(v)) == len(v),
+    learning_rates: _list(Float,
+                          lambda v: 2 <= len(v) <= 256 and all(0 < r <= 1e3 for r in v) and len(set(v)) == len(v),
                           "must be a list of 2 to 256 different numbers in (0, 1000]",
                           {"minItems": 2, "maxItems": 256, "uniqueItems": True,
                            "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}}) = Field(
@@ -500,7 +501,8 @@ class Params(Section):
                                                  f"{show(self.stats.baseline)})")
         for i, name in enumerate(self.sweep.models):
             if name not in jax_models:
-                raise _field_error(f"sweep.models[{i}]", f"must name a model whose trainer is jax {one_of}{show(name)})")
+                raise _field_error(f"sweep.models[{i}]",
+                                   f"must name a model whose trainer is jax {one_of}{show(name)})")
             if self.models[name].learning_rate is None:
                 raise _field_error(f"sweep.models[{i}]", f"{name} has a schedule; a sweep varies a fixed learning_rate")
         if len(set(self.sweep.models)) != len(self.sweep.models):
@@ -518,8 +520,6 @@ class Params(Section):
     def model_names(self, trainer: str | None = None) -> list[str]:
         return [m for m, spec in self.models.items() if trainer is None or spec.trainer == trainer]
 
-
-from pydantic import TypeAdapter  # noqa: E402
 
 _JAX = TypeAdapter(JaxEntry)
 _SCHEDULE = TypeAdapter(ScheduleEntry)
@@ -662,8 +662,8 @@ def lecture_differences(params: Params, model: str) -> list[str]:
     mine, lecture = to_dict(params), to_dict(Params())
     if model not in lecture["models"]:
         return [f"models.{model}"]
-    return [k for section in ("data", "network", "train") for k in _differing_keys(mine[section], lecture[section], section)
-            ] + _differing_keys(mine["models"][model], lecture["models"][model], f"models.{model}")
+    return [k for section in ("data", "network", "train")
+            for k in _differing_keys(mine[section], lecture[section], section)] + _differing_keys(mine["models"][model], lecture["models"][model], f"models.{model}")
 
 
 if __name__ == "__main__":  # python -m nnreg.config > params.schema.json

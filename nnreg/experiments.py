@@ -58,8 +58,8 @@ def table(exps: list[dict]) -> pd.DataFrame:
         single = {m: metrics.get(f"metrics/{m}.json", {}).get("validate_mse") for m in names}
         seeds = {m: metrics.get(f"metrics/seeds/{m}.json", {}).get("validate_mse") for m in names}
         rows.append(((name, SINGLE), {**head, **single}))
-        rows.append(((name, REPLICATES), {"Created": "", "State": status, **{m: s.get("mean") if isinstance(s, dict) else None
-                                                      for m, s in seeds.items()}}))
+        means = {m: s.get("mean") if isinstance(s, dict) else None for m, s in seeds.items()}
+        rows.append(((name, REPLICATES), {"Created": "", "State": status, **means}))
     keys = list(dict.fromkeys(k for flat in params.values() for k in flat))
     changed = [k for k in keys if len({_yaml(flat.get(k)) for flat in params.values()}) > 1]
     out = pd.DataFrame([{**row, **{k: _yaml(params[index[0]].get(k)) for k in changed}} for index, row in rows],

@@ -95,7 +95,8 @@ def make_replicate_fn(model: JaxModel, data: DataParams, epochs: int, seed: int)
     def finish(carry, index):
         params, _, first_bad = carry
         x, y, x_validate, y_validate = dataset(index)
-        return ReplicateResult(mse(params, x, y, model.activation), mse(params, x_validate, y_validate, model.activation),
+        return ReplicateResult(mse(params, x, y, model.activation),
+                               mse(params, x_validate, y_validate, model.activation),
                                mse(params, x_grid, y_true, model.activation), first_bad)
 
     return Replicate(start, advance, finish, epochs)
@@ -169,8 +170,8 @@ class Batch(NamedTuple):
             else:  # the rest, at the first chunk's pace, in chunks of at most every_s seconds and a tenth
                 pace = (time.perf_counter() - started) / done
                 left = pace * (self.epochs - done)
-                n_chunks = min(-(-(self.epochs - done) // first), math.ceil(left / every_s) if every_s > 0 else self.epochs)
-                n_chunks = max(1, n_chunks)
+                by_time = math.ceil(left / every_s) if every_s > 0 else self.epochs
+                n_chunks = max(1, min(-(-(self.epochs - done) // first), by_time))
                 end = done + -(-(self.epochs - done) // n_chunks)
             carry = self.advance(carry, indices, rates, np.int32(done), np.int32(end))
             done = end

@@ -122,7 +122,8 @@ def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str
         name = f"Baseline ({r['method']})" if r is baseline else r["method"]
         lecture = None if differences.get(r["model"]) else LECTURE_EXERCISE.get(r["model"])
         body.append([f"{name}{_flag(r)}", str(r["n_parameters"] or "n/a"), _fmt(r["runtime_s"], 3),
-                     _fmt(r["validate_mse"], 6), _fmt(improvement, 6, signed=True)] + ([_blank(lecture)] if show else []))
+                     _fmt(r["validate_mse"], 6), _fmt(improvement, 6, signed=True)]
+                    + ([_blank(lecture)] if show else []))
     header = ["Strategy", "Parameters", "Runtime (s)", "Validation MSE", "Improvement"]
     if show:
         header.append("Lecture: validation")
