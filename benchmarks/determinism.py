@@ -50,9 +50,9 @@ def main():
             outs.append(jax.device_get(jax.block_until_ready(fn(*args))))
             times.append(time.perf_counter() - t)
         leaves = [jax.tree.leaves(o) for o in outs]
-        same = all(all(np.array_equal(x, y) for x, y in zip(leaves[0], l)) for l in leaves[1:])
+        same = all(all(np.array_equal(x, y) for x, y in zip(leaves[0], l, strict=True)) for l in leaves[1:])
         rel = max(float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-30)))
-                  for x, y in zip(jax.tree.leaves(outs[0][0]), jax.tree.leaves(ref[0])))
+                  for x, y in zip(jax.tree.leaves(outs[0][0]), jax.tree.leaves(ref[0]), strict=True))
         val_dev = float(mse(outs[0][0], *d_cpu[2:]))
         val_cpu = float(mse(ref[0], *d_cpu[2:]))
         rows.append({"model": model, "bitwise_repeatable": same, "median_s": statistics.median(times),

@@ -610,6 +610,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a params file") from None
+    except (ValueError, KeyError, AttributeError, OverflowError) as e:
+        # PyYAML's constructors raise these for a value that parses but cannot be built:
+        # `2020-02-30`, `!!int abc`, `!!float abc`, `!!bool maybe`, `!!timestamp abc`, an
+        # integer of more than 4,300 digits.
+        reason = " ".join(str(e).split())[:120]
+        raise ConfigError(f"{path}: a value YAML cannot read ({type(e).__name__}: {reason})") from None
     if raw is None:
         raise ConfigError(f"{path}: empty file")
     try:

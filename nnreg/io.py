@@ -32,30 +32,44 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {' '.join(str(e).split())}"
 
 
+# What reading a bad file raises: the OS (missing, unreadable), a decoder (UnicodeDecodeError,
+# json's JSONDecodeError and pandas' ParserError and EmptyDataError are ValueErrors), a zip
+# reader (BadZipFile, EOFError). Anything else (MemoryError, a bug) is not the file's fault
+# and propagates as it is.
+_BAD_FILE = (OSError, ValueError, zipfile.BadZipFile, EOFError)
+
+
 @contextlib.contextmanager
 def _reading(path: Path, kind: str):
-    """Turns any failure to read `path` into a one-line DataFileError naming it."""
+    """Turns a failure to read `path` as a `kind` file into a one-line DataFileError naming it."""
     try:
         yield
     except FileNotFoundError:
         raise DataFileError(f"{path}: file not found (run the stage that writes it: dvc repro)") from None
-    except Exception as e:  # OSError, UnicodeDecodeError, JSONDecodeError, BadZipFile, ParserError, ...
+    except _BAD_FILE as e:
         raise DataFileError(f"{path}: not a valid {kind} file ({_one_line(e)})") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Writes `data` to a temporary file beside `path`, then renames it into place. A failed
+    write (disk full, no permission, a file where a folder should be) leaves no temporary
+    file and raises a one-line DataFileError naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise DataFileError(f"{path}: cannot write ({e.strerror or _one_line(e)})") from None
         raise
 
 
@@ -67,12 +81,28 @@ def write_json(path: str | Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
 
 
-def read_json(path: str | Path) -> dict:
+def read_json(path: str | Path, schema=None) -> dict:
+    """A JSON object; with `schema` (a pydantic model of `nnreg.files`), checked against it:
+    a wrong or missing field fails in one line naming the file and the field."""
     path = Path(path)
     with _reading(path, "JSON"):
         obj = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(obj, dict):
         raise DataFileError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    if schema is not None:
+        from pydantic import ValidationError
+
+        from nnreg.config import _TYPES, show
+
+        try:
+            schema.model_validate(obj)
+        except ValidationError as e:
+            error = e.errors(include_url=False)[0]
+            field = ".".join(str(k) for k in error["loc"]) or "the object"
+            text = {"missing": "missing field", "extra_forbidden": "unknown field", **_TYPES}.get(
+                error["type"], error["msg"][:1].lower() + error["msg"][1:])
+            got = "" if error["type"] == "missing" else f" (got {show(error.get('input'))})"
+            raise DataFileError(f"{path}: {field}: {text}{got}") from None
     return obj
 
 

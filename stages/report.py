@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnreg import LECTURE_MODELS, method_name, report
+from nnreg import LECTURE_MODELS, files, method_name, report
 from nnreg.cli import COMPARE, DATASET, PARAMS, REPLICATES, SWEEP_METRICS, fit_path, history_path, log, metrics_path
 from nnreg.cli import run_stage, seeds_metrics_path, seeds_path, sweep_path, timing_path
 from nnreg.config import lecture_differences, load_params
@@ -22,16 +22,16 @@ def main(argv):
     jax_models = params.model_names("jax")
     baseline = params.stats.baseline
     dataset = read_dataset(DATASET)
-    metrics = {m: read_json(metrics_path(m)) for m in models}
-    timings = {m: read_json(timing_path(m)) for m in models}
+    metrics = {m: read_json(metrics_path(m), files.Metrics) for m in models}
+    timings = {m: read_json(timing_path(m), files.Timing) for m in models}
     histories = {m: read_history(history_path(m)) for m in models}
     fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in models}
-    seeds = {m: read_json(seeds_metrics_path(m)) for m in models}
+    seeds = {m: read_json(seeds_metrics_path(m), files.Seeds) for m in models}
     replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in jax_models}
     single = {m: metrics[m].get("validate_mse") for m in models}
-    compare = read_json(COMPARE)
+    compare = read_json(COMPARE, files.Compare)
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
-    best = read_json(SWEEP_METRICS)
+    best = read_json(SWEEP_METRICS, files.Sweep)
 
     # Long format, one colour per set or model in the DVC plots (.dvc/plots/*.json).
     write_csv(PLOTS / "data/points.csv", {

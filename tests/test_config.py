@@ -285,3 +285,14 @@ def test_an_editor_s_schema_check_agrees_with_the_loader():
     assert list(validator.iter_errors(strategy)) == []
     accepted = [(key, value) for key, value, _ in BAD if not list(validator.iter_errors(_with(key, value)))]
     assert {key for key, _ in accepted} == set(_BEYOND_THE_SCHEMA), accepted
+
+
+@pytest.mark.parametrize("value", ["2020-02-30", "!!int abc", "!!float abc", "!!bool maybe", "!!timestamp abc",
+                                   "9" * 5000])
+def test_values_yaml_parses_but_cannot_build_fail_in_one_line(tmp_path, value):
+    """PyYAML raises ValueError, KeyError or AttributeError (not YAMLError) for these."""
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text().replace("seed: 14 ", f"seed: {value} "))
+    with pytest.raises(ConfigError) as err:
+        load_params(path)
+    assert str(err.value).startswith(f"{path}: a value YAML cannot read (") and "\n" not in str(err.value)

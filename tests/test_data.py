@@ -36,7 +36,7 @@ def test_sets_come_from_the_two_halves_of_the_seed_key_as_in_the_lecture(lecture
 def test_same_seed_same_bits_other_seed_other_data():
     a, b = make_dataset(DataParams(n_points=9)), make_dataset(DataParams(n_points=9))
     c = make_dataset(DataParams(n_points=9, seed=15))
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
     assert not np.array_equal(np.asarray(a.y_train), np.asarray(c.y_train))
     assert not np.array_equal(np.asarray(a.y_train), np.asarray(a.y_validate))

@@ -15,7 +15,7 @@ def test_npz_bytes_are_deterministic_and_readable(tmp_path, tiny_dataset):
     write_dataset(b, tiny_dataset)
     assert a.read_bytes() == b.read_bytes()
     loaded = read_dataset(a)
-    for u, v in zip(loaded, tiny_dataset):
+    for u, v in zip(loaded, tiny_dataset, strict=True):
         np.testing.assert_array_equal(u, np.asarray(v))
     assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz"]  # no temporary files left
 
@@ -23,7 +23,7 @@ def test_npz_bytes_are_deterministic_and_readable(tmp_path, tiny_dataset):
 def test_network_round_trip(tmp_path):
     params = init_network(jax.random.PRNGKey(0), (1, 5, 1))
     write_network(tmp_path / "m.npz", params)
-    for u, v in zip(jax.tree.leaves(read_network(tmp_path / "m.npz")), jax.tree.leaves(params)):
+    for u, v in zip(jax.tree.leaves(read_network(tmp_path / "m.npz")), jax.tree.leaves(params), strict=True):
         np.testing.assert_array_equal(u, np.asarray(v))
 
 
@@ -86,16 +86,39 @@ def test_a_write_killed_before_the_rename_leaves_the_old_file(tmp_path):
     assert all(name.startswith(".model.npz.") and name.endswith(".tmp") for name in leftovers)
 
 
-def test_a_failed_write_leaves_no_trace(tmp_path, monkeypatch):
+def test_a_failed_write_leaves_no_trace_and_names_the_file(tmp_path, monkeypatch):
+    import errno
+
     import nnreg.io as io
 
     def broken_fsync(fd):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(io.os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="disk full"):
-        io.atomic_write_bytes(tmp_path / "m.json", b"{}")
+    with monkeypatch.context() as m:
+        m.setattr(io.os, "fsync", broken_fsync)
+        with pytest.raises(DataFileError) as err:
+            io.atomic_write_bytes(tmp_path / "m.json", b"{}")
+    assert str(err.value) == f"{tmp_path / 'm.json'}: cannot write (No space left on device)"
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "metrics").write_text("a file where the folder should be")
+    with pytest.raises(DataFileError, match=r"metrics/gd.json: cannot write \(File exists\)"):
+        io.write_json(tmp_path / "metrics/gd.json", {})
+
+
+def test_only_what_a_bad_file_raises_becomes_a_file_error(tmp_path, monkeypatch):
+    """A bug or a MemoryError while reading is not the file's fault: it propagates as it is."""
+    import nnreg.io as io
+
+    path = tmp_path / "m.json"
+    path.write_text("{}")
+    for error in (MemoryError(), AssertionError("a bug")):
+        def broken(*args, error=error, **kwargs):
+            raise error
+
+        with monkeypatch.context() as m:
+            m.setattr(io.json, "loads", broken)
+            with pytest.raises(type(error)):
+                io.read_json(path)
 
 
 def test_corrupt_csv_and_json_name_the_file_in_one_line(tmp_path):
@@ -117,3 +140,36 @@ def test_corrupt_csv_and_json_name_the_file_in_one_line(tmp_path):
     j.write_text("{not json")
     with pytest.raises(DataFileError, match="m.json: not a valid JSON file"):
         read_json(j)
+
+
+def test_the_pipeline_s_json_files_are_read_against_their_schema(tmp_path):
+    """A metrics file of the wrong shape fails in one line naming the file and the field,
+    not with a traceback in the report's formatting (or as "n/a" without a word)."""
+    import json
+
+    from nnreg import files
+    from nnreg.io import read_json
+    from tests.conftest import REPO
+
+    good = json.loads((REPO / "metrics/gd.json").read_text())
+    path = tmp_path / "gd.json"
+    for obj, message in [({**good, "train_mse": "0.04"}, 'train_mse: must be a number (got "0.04")'),
+                         ({}, "n_parameters: missing field"), ({**good, "diverged": "no"}, "diverged: must be true or false"),
+                         ({**good, "extra": 1}, "extra: unknown field (got 1)")]:
+        path.write_text(json.dumps(obj))
+        with pytest.raises(DataFileError) as err:
+            read_json(path, files.Metrics)
+        assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}"), err.value
+    path.write_text(json.dumps({"gd": {**json.loads((REPO / "metrics/compare.json").read_text())["gd"],
+                                       "verdict": "maybe"}}))
+    with pytest.raises(DataFileError, match=r"c?gd.verdict: "):
+        read_json(path, files.Compare)
+    # Every committed file the report reads passes its schema (the batches' timing files it does not read).
+    schemas = {"metrics/compare.json": files.Compare, "metrics/sweep.json": files.Sweep}
+    for f in sorted((REPO / "metrics").rglob("*.json")):
+        rel = str(f.relative_to(REPO))
+        if rel.startswith(("metrics/timing/seeds/", "metrics/timing/sweep/")):
+            continue
+        schema = schemas.get(rel) or (files.Timing if "/timing/" in rel else files.Seeds if "/seeds/" in rel
+                                      else files.Metrics)
+        read_json(f, schema)

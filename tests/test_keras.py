@@ -24,7 +24,7 @@ def test_seeded_initialisation_is_deterministic():
     a = get_network(build_model(SIZES, "tanh", 0.01))
     keras.utils.set_random_seed(1234)
     b = get_network(build_model(SIZES, "tanh", 0.01))
-    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(u, v)
     assert count_params(a) == 251
 
@@ -40,7 +40,7 @@ def test_keras_with_the_jax_initial_weights_follows_gd(tiny_dataset):
 
     np.testing.assert_allclose(k_hist.train_loss, np.asarray(gd_hist.train_loss), rtol=1e-4)
     np.testing.assert_allclose(k_hist.validate_loss, np.asarray(gd_hist.validate_loss), rtol=1e-4)
-    for u, v in zip(jax.tree.leaves(k_net), jax.tree.leaves(gd_net)):
+    for u, v in zip(jax.tree.leaves(k_net), jax.tree.leaves(gd_net), strict=True):
         np.testing.assert_allclose(u, np.asarray(v), rtol=1e-4, atol=1e-5)
     assert float(k_hist.train_loss[-1]) < float(k_hist.train_loss[0])
     assert timing.runtime_s > 0 and timing.platform in ("cpu", "gpu")

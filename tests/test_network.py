@@ -17,7 +17,7 @@ def test_init_shapes_ones_and_lecture_draws():
     assert count_params(params) == 251
     for layer in params:
         np.testing.assert_array_equal(np.asarray(layer.b), 1.0)
-    for ours, lecture in zip(params, reference.initialize_network(key, SIZES)):
+    for ours, lecture in zip(params, reference.initialize_network(key, SIZES), strict=True):
         np.testing.assert_array_equal(np.asarray(ours.W), np.asarray(lecture.W))
 
 

@@ -1,5 +1,6 @@
 """Set-up: the lock file pins every installed package, and `make install` is idempotent."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -52,7 +53,9 @@ def test_make_install_is_up_to_date_after_make_test():
 
 
 def test_make_help_lists_every_target():
-    out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # `make test` runs us
+    out = subprocess.run(["make", "--no-print-directory", "-s", "help"], cwd=REPO, capture_output=True, text=True,
+                         check=True, env=env).stdout
     targets = re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), flags=re.M)
     listed = re.findall(r"^  make (\S+)", out, flags=re.M)
     assert listed == targets and len(targets) >= 10, out
@@ -78,7 +81,9 @@ def test_make_stops_in_one_line_on_a_python_it_does_not_support(tmp_path, python
     exe = _other_python() if python == "unsupported" else str(tmp_path / "no-such-python")
     if exe is None:
         pytest.skip("no Python older than 3.11 on this machine")
-    proc = subprocess.run(["make", "repro", f"PYTHON={exe}"], cwd=tmp_path, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # `make test` runs us
+    proc = subprocess.run(["make", "--no-print-directory", "repro", f"PYTHON={exe}"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert proc.returncode != 0 and len(lines) == 1, lines
     assert ("nnreg supports Python 3.11, 3.12, 3.13" if python == "unsupported" else "does not run") in lines[0]

@@ -52,6 +52,19 @@ def test_bad_params_stop_the_stage_with_one_line(project, stage, key, value, rul
     assert not (project / "data").exists() and not (project / "models").exists()
 
 
+def test_a_date_that_does_not_exist_and_a_failed_write_stop_the_stage_with_one_line(project):
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text.replace("seed: 14", "seed: 2020-02-30"))
+    proc = run(project, sys.executable, "stages/data.py", check=False)
+    assert proc.returncode == 2 and proc.stderr == ("error: params.yaml: a value YAML cannot read (ValueError: day is "
+                                                    "out of range for month)\n"), proc.stderr
+    (project / "params.yaml").write_text(text)
+    (project / "data").write_text("a file where the data folder should be")
+    proc = run(project, sys.executable, "stages/data.py", check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: data/dataset.npz: cannot write (")
+    assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
 def test_unknown_model_and_missing_data(project):
     proc = run(project, sys.executable, "stages/train_jax.py", "keras", check=False)
     assert proc.returncode == 2 and "MODEL one of gd, optax_sgd, optax_adam" in proc.stderr

@@ -25,7 +25,7 @@ def _leaves(tree):
 def test_hand_gd_equals_optax_sgd_bit_for_bit(tiny_dataset):
     gd_params, gd_hist = _train("gd", tiny_dataset, 300, lr=0.01)
     sgd_params, sgd_hist = _train("optax_sgd", tiny_dataset, 300, lr=0.01)
-    for a, b in zip(_leaves((gd_params, gd_hist)), _leaves((sgd_params, sgd_hist))):
+    for a, b in zip(_leaves((gd_params, gd_hist)), _leaves((sgd_params, sgd_hist)), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -51,7 +51,7 @@ def test_lecture_numbers(lecture_dataset):
     """The lecture's 4000 epochs on its data: its published MSEs, and its own code's results."""
     d = lecture_dataset
     results = {m: _train(m, d, 4000)[0] for m in ("gd", "optax_sgd", "optax_adam")}
-    for a, b in zip(_leaves(results["gd"]), _leaves(results["optax_sgd"])):
+    for a, b in zip(_leaves(results["gd"]), _leaves(results["optax_sgd"]), strict=True):
         np.testing.assert_array_equal(a, b)
     gd_val = float(mse(results["gd"], d.x_validate, d.y_validate))
     gd_train = float(mse(results["gd"], d.x_train, d.y_train))
@@ -64,7 +64,7 @@ def test_lecture_numbers(lecture_dataset):
     lecture_gd = jax.jit(reference.train_gd, static_argnums=(3, 4))(theta0, d.x_train, d.y_train, 4000, 0.001)
     lecture_adam = reference.train_optax(theta0, d.x_train, d.y_train, 4000, optax.adam(0.001))
     for ours, lecture in [(results["gd"], lecture_gd), (results["optax_adam"], lecture_adam)]:
-        for a, b in zip(_leaves(ours), _leaves(lecture)):
+        for a, b in zip(_leaves(ours), _leaves(lecture), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
