@@ -137,13 +137,17 @@ def test_mutated_params_load_or_fail_naming_the_key(raw_and_touched):
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list(string.printable) + ["é", "🙂", "\u200b"]), max_size=200))
 def test_any_text_loads_or_fails_with_one_line(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("fuzz") / "params.yaml"
+    _loads_or_fails_in_one_line(tmp_path_factory.mktemp("fuzz") / "params.yaml", text)
+
+
+def _loads_or_fails_in_one_line(path, text: str) -> None:
+    """The params file `text` loads, or fails with one short line that starts with its path."""
     path.write_text(text, encoding="utf-8")
     try:
         load_params(path)
     except ConfigError as e:
         _check_one_line_naming_a_key(str(e))
-        assert str(e).startswith(str(path))
+        assert str(e).startswith(f"{path}: ") and len(str(e)) < 1000, str(e)[:2000]
 
 
 # Values that YAML parses but may not build, or builds into something odd: tags, dates,
@@ -175,13 +179,7 @@ def tricky_texts(draw):
 @settings(max_examples=400, deadline=None)
 @given(tricky_texts())
 def test_tags_dates_huge_numbers_aliases_and_long_texts_fail_in_one_line(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("tricky") / "params.yaml"
-    path.write_text(text, encoding="utf-8")
-    try:
-        load_params(path)
-    except ConfigError as e:
-        _check_one_line_naming_a_key(str(e))
-        assert str(e).startswith(f"{path}: ") and len(str(e)) < 1000, str(e)[:2000]
+    _loads_or_fails_in_one_line(tmp_path_factory.mktemp("tricky") / "params.yaml", text)
 
 
 @pytest.mark.integration
