@@ -82,8 +82,11 @@ def _reads_back(text: str) -> bool:
 
 
 def show_key(k: Any) -> str:
-    """A key as it goes into a message: as written for plain names, quoted for odd ones."""
-    return k if isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_\-]+", k) else show(k)
+    """A key as it goes into a dotted key: as written for plain names, quoted for any other
+    (a dot, a space, a newline...), so that the dotted key reads one way only."""
+    if isinstance(k, str):
+        return k if re.fullmatch(r"[A-Za-z0-9_\-]+", k) else json.dumps(k, ensure_ascii=False)
+    return show(k)
 
 
 def _num(x: float) -> str:
