@@ -23,8 +23,10 @@ def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite
 
     `true_mse` is the error against the noiseless function on `truth`, a dense grid
     and the function's values there (`data.true_grid`); without it, null. A run whose
-    loss went non-finite is `diverged`, with its first bad epoch (0-based), and its
-    MSEs are null: a blown-up run must never pass for a result.
+    loss went non-finite is `diverged`, with its first bad epoch, and its MSEs are null: a
+    blown-up run must never pass for a result. `first_nonfinite_epoch` is the History's
+    index (0-based, -1 if none); the metrics count epochs from 1, as the history CSV's
+    `epoch` column, the progress lines and the log do.
     """
     params = jax.tree.map(jnp.asarray, params)
     train_mse = float(mse(params, dataset.x_train, dataset.y_train, activation))
@@ -37,5 +39,5 @@ def evaluate(params: Network, dataset: Dataset, activation: str, first_nonfinite
         "validate_mse": None if diverged else validate_mse,
         "true_mse": None if diverged or not math.isfinite(true_mse) else true_mse,
         "diverged": diverged,
-        "first_nonfinite_epoch": int(first_nonfinite_epoch) if first_nonfinite_epoch >= 0 else None,
+        "first_nonfinite_epoch": int(first_nonfinite_epoch) + 1 if first_nonfinite_epoch >= 0 else None,
     }

@@ -111,6 +111,7 @@ def train(model, x, y, x_validate, y_validate, epochs: int,
     train_loss, validate_loss = padded("loss"), padded("val_loss")
     history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
     device, platform = device_info()
-    # The warm-up epoch's time, less one timed epoch, is what compiling cost.
-    compile_s = max(warmup_s - runtime_s / epochs, 0.0)
+    # The warm-up epoch's time, less one timed epoch, is what compiling cost (an epoch of the
+    # ones that ran: TerminateOnNaN may have stopped the fit early).
+    compile_s = max(warmup_s - runtime_s / max(1, len(fit.history.get("loss", []))), 0.0)
     return get_network(model), history, Timing(compile_s, runtime_s, device, platform)

@@ -26,8 +26,8 @@ def write_training_outputs(model: str, trained, history, timing, versions: dict,
     first_bad = int(history.first_nonfinite_epoch)
     log(f"{model}: {len(history.train_loss)} epochs on {timing.device} in {timing.runtime_s:.4f} s "
         f"(compile {timing.compile_s:.3f} s)")
-    if first_bad >= 0:
-        log(f"{model}: DIVERGED at epoch {first_bad}")
+    if first_bad >= 0:  # epochs counted from 1, as in the history CSV and the metrics
+        log(f"{model}: DIVERGED at epoch {first_bad + 1}")
     write_network(model_path(model), trained)
     write_history(history_path(model), history)
     write_json(timing_path(model), {"model": model, **timing._asdict(), **versions})
@@ -38,4 +38,4 @@ def write_training_outputs(model: str, trained, history, timing, versions: dict,
     write_csv(fit_path(model), {"x": dataset.x_validate, "y": dataset.y_validate,
                                 "prediction": predict(network, dataset.x_validate, activation)})
     log(f"{model}: train_mse {metrics['train_mse']} validate_mse {metrics['validate_mse']} "
-        f"true_mse {metrics['true_mse']}" + (f" DIVERGED at epoch {first_bad}" if metrics["diverged"] else ""))
+        f"true_mse {metrics['true_mse']}" + (f" DIVERGED at epoch {metrics['first_nonfinite_epoch']}" if metrics["diverged"] else ""))

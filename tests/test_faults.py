@@ -100,10 +100,16 @@ def test_divergence_is_recorded_not_reported_as_a_result(reference):
     assert "DIVERGED" in out
     for model in ("gd", "keras"):
         metrics = json.loads((root / f"metrics/{model}.json").read_text())
-        assert metrics["diverged"] is True and metrics["first_nonfinite_epoch"] >= 0
+        assert metrics["diverged"] is True and metrics["first_nonfinite_epoch"] >= 1
         assert metrics["train_mse"] is None and metrics["validate_mse"] is None
+        # One convention: the metrics, the log and the summary name the history CSV's epoch
+        # (counted from 1) of the first row with a loss that is not finite.
+        rows = [line.split(",") for line in (root / f"plots/history/{model}.csv").read_text().splitlines()[1:]]
+        first = next(int(r[0]) for r in rows if not all(np.isfinite(float(v)) for v in r[1:]))
+        assert metrics["first_nonfinite_epoch"] == first and f"{model}: DIVERGED at epoch {first}" in out
     assert json.loads((root / "metrics/optax_adam.json").read_text())["diverged"] is False
-    assert "Pure JAX (hand-coded GD) **diverged at epoch" in (root / "plots/summary.md").read_text()
+    gd_first = json.loads((root / "metrics/gd.json").read_text())["first_nonfinite_epoch"]
+    assert f"Pure JAX (hand-coded GD) **diverged at epoch {gd_first}**" in (root / "plots/summary.md").read_text()
     history = (root / "plots/history/gd.csv").read_text().splitlines()
     assert len(history) == 1 + PARAMS["train"]["epochs"] and history[-1].endswith("nan,nan")
     run(root, "git", "checkout", "-q", "params.yaml")

@@ -95,7 +95,8 @@ def test_divergence_reaches_the_metrics_as_null(tiny_dataset):
 
     params, hist = _train("optax_adam", tiny_dataset, 50, lr=1e30)
     metrics = evaluate(params, tiny_dataset, "tanh", int(hist.first_nonfinite_epoch))
-    assert metrics["diverged"] is True and metrics["first_nonfinite_epoch"] == int(hist.first_nonfinite_epoch)
+    # Counted from 1 in the metrics, as in the history CSV: the History's index plus one.
+    assert metrics["diverged"] is True and metrics["first_nonfinite_epoch"] == int(hist.first_nonfinite_epoch) + 1
     assert metrics["train_mse"] is None and metrics["validate_mse"] is None
     healthy = evaluate(*_train("gd", tiny_dataset, 5)[:1], tiny_dataset, "tanh")
     assert healthy["diverged"] is False and healthy["train_mse"] > 0
