@@ -111,7 +111,7 @@ class Progress:
         if done < self.total and done - self.last_done < self.total / 10 and now - self.last_time < self.every_s:
             return
         elapsed = now - self.start
-        left = elapsed / done * (self.total - done) if done else float("nan")
+        left = elapsed / done * (self.total - done)
         self.write(f"{self.name}: epoch {done}/{self.total} ({100 * done / self.total:.0f} %), {self.loss_name} "
                    f"{loss:.6f}{extra}; {elapsed:.1f} s, "
                    + ("done" if done >= self.total else f"about {left:.1f} s left"))

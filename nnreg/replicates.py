@@ -160,7 +160,8 @@ class Batch(NamedTuple):
         indices, rates = self.args
         carry = self.start(indices, rates)
         if progress is None:
-            return self._result(self.advance(carry, indices, rates, np.int32(0), np.int32(self.epochs)))
+            return self._result(self.finish(self.advance(carry, indices, rates, np.int32(0), np.int32(self.epochs)),
+                                            indices))
         done, first = 0, max(1, self.epochs // 10)
         progress(0, self.epochs, float("nan"))
         started = time.perf_counter()
@@ -175,13 +176,14 @@ class Batch(NamedTuple):
                 end = done + -(-(self.epochs - done) // n_chunks)
             carry = self.advance(carry, indices, rates, np.int32(done), np.int32(end))
             done = end
-            loss = np.asarray(self.finish(carry, indices).train_mse)[: self.n]
+            out = self.finish(carry, indices)  # after the last chunk, also the result
+            loss = np.asarray(out.train_mse)[: self.n]
             progress(done, self.epochs, float(np.mean(loss[np.isfinite(loss)])) if np.isfinite(loss).any()
                      else float("nan"))
-        return self._result(carry)
+        return self._result(out)
 
-    def _result(self, carry) -> ReplicateResult:
-        out = jax.block_until_ready(self.finish(carry, self.args[0]))
+    def _result(self, out) -> ReplicateResult:
+        out = jax.block_until_ready(out)
         return ReplicateResult(*(np.asarray(a)[: self.n] for a in out))
 
 
