@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: help install repro test exp schema lock cuda bench plots-page clean-cache clean-venv
+.PHONY: help install repro test exp readme schema lock cuda break-guarantees bench plots-page clean-cache clean-venv
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ test: $(STAMP) ## install, then run the test suite
 exp: $(STAMP) ## the experiments as a readable table: changed params, validation MSEs (ARGS= for dvc exp show)
 	python tools/exp_table.py $(ARGS)
 
+readme: $(STAMP) ## copy the committed results (plots/summary.md) into the README's Results tables
+	python tools/sync_readme.py
+
 schema: $(STAMP) ## write params.schema.json, the JSON Schema of params.yaml, from nnreg/config.py
 	python -m nnreg.config > params.schema.json
 
@@ -55,6 +58,9 @@ lock: $(STAMP) ## re-pin every package after editing pyproject.toml's dependenci
 CUDA ?= cuda12
 cuda: $(STAMP) ## add JAX's CUDA plugin (CUDA=cuda12 or cuda13)
 	pip install -q "jax[$(CUDA)]==$$(python -c 'import jax; print(jax.__version__)')"
+
+break-guarantees: $(STAMP) ## break each README guarantee in a clone, check its test fails (20-30 min)
+	python tools/break_guarantees.py
 
 bench: $(STAMP) ## time nnreg's trainers against the lecture's code
 	python benchmarks/bench.py

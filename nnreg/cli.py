@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -138,12 +139,14 @@ def log(message: str) -> None:
 # signal raises (when it lands in a `__del__` or a weakref callback, which JAX and
 # Keras run all the time) and go on to finish; this flag cannot be lost.
 _stop_signal: int | None = None
+_writing = False  # inside `all_or_none()`: a stop signal waits for the writes to finish
 
 
 def _on_stop_signal(signum, frame):
     global _stop_signal
     _stop_signal = signum
-    raise KeyboardInterrupt
+    if not _writing:
+        raise KeyboardInterrupt
 
 
 def ensure_not_interrupted() -> None:
@@ -152,12 +155,32 @@ def ensure_not_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def all_or_none():
+    """A stage's outputs, written together: all of them or none when the stage is told to stop.
+
+    A stop signal received before (even one whose KeyboardInterrupt was lost) stops the
+    stage here, before its first write. One that arrives during the writes (a few
+    milliseconds of writing finished results) is held until they are done; the stage
+    then stops with 128 + the signal. So a stopped stage never leaves some of its new
+    outputs beside old ones. (A write that fails, say on a full disk, is an error of its
+    own: one line naming the file, exit 2.)"""
+    global _writing
+    _writing = True
+    try:
+        ensure_not_interrupted()
+        yield
+    finally:
+        _writing = False
+    ensure_not_interrupted()
+
+
 def run_stage(main: Callable[[list[str]], None]) -> None:
     """Runs a stage's main; a user's error is one line on stderr and exit status 2.
 
     SIGINT (Ctrl-C, `dvc queue kill`) and SIGTERM (`kill`) stop the stage with status
-    128 + signal, so DVC records nothing. Every write is atomic, and a trainer told to
-    stop writes no output at all, even if the KeyboardInterrupt got lost in a callback.
+    128 + signal, so DVC records nothing. Every write is atomic, and a stage's outputs
+    are written all or none (`all_or_none`), even if the KeyboardInterrupt got lost in a callback.
 
     The stage then leaves at once (`os._exit`, after flushing its output): tearing down
     the interpreter (JAX's and Keras's modules, XLA's client) took 0.3 to 0.5 s a stage

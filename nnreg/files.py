@@ -36,6 +36,7 @@ class Timing(_File):
     runtime_s: float
     device: str
     platform: str
+    epochs: int
 
 
 class Summary(_File):

@@ -113,5 +113,6 @@ def train(model, x, y, x_validate, y_validate, epochs: int,
     device, platform = device_info()
     # The warm-up epoch's time, less one timed epoch, is what compiling cost (an epoch of the
     # ones that ran: TerminateOnNaN may have stopped the fit early).
-    compile_s = max(warmup_s - runtime_s / max(1, len(fit.history.get("loss", []))), 0.0)
-    return get_network(model), history, Timing(compile_s, runtime_s, device, platform)
+    ran = len(fit.history.get("loss", []))
+    compile_s = max(warmup_s - runtime_s / max(1, ran), 0.0)
+    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, ran)

@@ -115,6 +115,7 @@ class Timing(NamedTuple):
     runtime_s: float  # wall time of one compiled training run
     device: str  # e.g. "cpu" or "NVIDIA H200"
     platform: str  # "cpu" or "gpu"
+    epochs: int  # the epochs runtime_s covers: all of them, or fewer where Keras stopped at a NaN
 
 
 def device_info() -> tuple[str, str]:
@@ -125,7 +126,8 @@ def device_info() -> tuple[str, str]:
 def compile_and_time(train_fn: Callable, args: tuple):
     """Compiles `train_fn` for `args`, then runs it once; both timed, as the lecture's warm-up does.
 
-    Returns the outputs and a `Timing`. (benchmarks/ takes medians over many runs.)
+    `train_fn` returns (params, History) and runs every epoch (a diverged run is masked, not
+    stopped). Returns the outputs and a `Timing`. (benchmarks/ takes medians over many runs.)
     """
     start = time.perf_counter()
     compiled = train_fn.lower(*args).compile()
@@ -133,4 +135,4 @@ def compile_and_time(train_fn: Callable, args: tuple):
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     runtime_s = time.perf_counter() - start
-    return out, Timing(compile_s, runtime_s, *device_info())
+    return out, Timing(compile_s, runtime_s, *device_info(), epochs=len(out[1].train_loss))

@@ -4,7 +4,7 @@ paired by replicate -> metrics/compare.json; each swept model's best learning ra
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.cli import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, log, run_stage, seeds_path
-from nnreg.cli import sweep_path
+from nnreg.cli import all_or_none, sweep_path
 from nnreg.config import load_params
 from nnreg.io import SWEEP_COLUMNS, read_seeds, read_sweep, write_json, write_rows
 from nnreg.stats import best_learning_rate, compare_paired
@@ -24,11 +24,13 @@ def main(argv):
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
     sweep = {m: best_learning_rate(rows) for m, rows in sweeps.items()}
 
-    write_json(COMPARE, compare)
-    write_json(SWEEP_METRICS, sweep)
-    write_rows(DIFFERENCES, [{"model": m, **compare[m]} for m in others],
-               ["model", "mean_diff", "ci_low", "ci_high", "win_rate", "verdict"])
-    write_rows(SWEEP_LONG, [{"model": m, **r} for m, rows in sweeps.items() for r in rows], ["model", *SWEEP_COLUMNS])
+    with all_or_none():
+        write_json(COMPARE, compare)
+        write_json(SWEEP_METRICS, sweep)
+        write_rows(DIFFERENCES, [{"model": m, **compare[m]} for m in others],
+                   ["model", "mean_diff", "ci_low", "ci_high", "win_rate", "verdict"])
+        write_rows(SWEEP_LONG, [{"model": m, **r} for m, rows in sweeps.items() for r in rows],
+                   ["model", *SWEEP_COLUMNS])
     for m in others:
         c = compare[m]
         log(f"{m} - {baseline}: mean_diff {c['mean_diff']} [{c['ci_low']}, {c['ci_high']}] "

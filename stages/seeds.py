@@ -9,7 +9,7 @@ use_every_cpu_core()  # before JAX first touches a device
 
 import numpy as np  # noqa: E402
 
-from nnreg.cli import PARAMS, Progress, batch_timing_path, ensure_not_interrupted, log  # noqa: E402
+from nnreg.cli import PARAMS, Progress, all_or_none, batch_timing_path, log  # noqa: E402
 from nnreg.cli import model_arg, run_stage  # noqa: E402
 from nnreg.cli import seeds_metrics_path, seeds_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
@@ -25,10 +25,10 @@ def main(argv):
     params = load_params(PARAMS)
     model = model_arg(argv, params.model_names())
     if params.models[model].trainer == "keras":
-        ensure_not_interrupted()
-        write_csv(seeds_path(model), {c: np.zeros(0) for c in SEED_COLUMNS})
-        write_json(seeds_metrics_path(model), {"n_replicates": 0, "n_diverged": 0, "excluded": KERAS_EXCLUDED})
-        write_json(batch_timing_path("seeds", model), {"model": model, "excluded": KERAS_EXCLUDED})
+        with all_or_none():
+            write_csv(seeds_path(model), {c: np.zeros(0) for c in SEED_COLUMNS})
+            write_json(seeds_metrics_path(model), {"n_replicates": 0, "n_diverged": 0, "excluded": KERAS_EXCLUDED})
+            write_json(batch_timing_path("seeds", model), {"model": model, "excluded": KERAS_EXCLUDED})
         log(f"{model}: excluded from the replicates ({KERAS_EXCLUDED})")
         return
 
@@ -40,16 +40,16 @@ def main(argv):
     bad = diverged(result)
     summary = summarize_replicates(result.validate_mse, result.true_mse, bad)
 
-    ensure_not_interrupted()
-    write_csv(seeds_path(model), {
-        "replicate": np.arange(n),
-        "validate_mse": np.where(bad, np.nan, result.validate_mse),
-        "true_mse": np.where(bad, np.nan, result.true_mse),
-        "diverged": bad.astype(int),
-    })
-    write_json(seeds_metrics_path(model), summary)
-    write_json(batch_timing_path("seeds", model), {"model": model, **timing._asdict(),
-                                                   "per_network_ms": 1e3 * timing.runtime_s / n})
+    with all_or_none():
+        write_csv(seeds_path(model), {
+            "replicate": np.arange(n),
+            "validate_mse": np.where(bad, np.nan, result.validate_mse),
+            "true_mse": np.where(bad, np.nan, result.true_mse),
+            "diverged": bad.astype(int),
+        })
+        write_json(seeds_metrics_path(model), summary)
+        write_json(batch_timing_path("seeds", model), {"model": model, **timing._asdict(),
+                                                       "per_network_ms": 1e3 * timing.runtime_s / n})
     v = summary["validate_mse"]
     log(f"{model}: {n} replicates on {timing.n_devices} {timing.device} device(s) in {timing.runtime_s:.2f} s "
         f"(compile {timing.compile_s:.2f} s); validate_mse mean {v['mean']} [{v['ci_low']}, {v['ci_high']}], "

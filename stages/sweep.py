@@ -9,7 +9,7 @@ use_every_cpu_core()  # before JAX first touches a device
 
 import numpy as np  # noqa: E402
 
-from nnreg.cli import PARAMS, Progress, batch_timing_path, ensure_not_interrupted, log  # noqa: E402
+from nnreg.cli import PARAMS, Progress, all_or_none, batch_timing_path, log  # noqa: E402
 from nnreg.cli import model_arg, run_stage  # noqa: E402
 from nnreg.cli import sweep_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
@@ -32,10 +32,10 @@ def main(argv):
                                progress=lambda done, epochs, loss: progress(done, loss))
     rows = sweep_table(rates, rate_of, result.validate_mse, diverged(result))
 
-    ensure_not_interrupted()
-    write_rows(sweep_path(model), rows, SWEEP_COLUMNS)
-    write_json(batch_timing_path("sweep", model), {"model": model, **timing._asdict(),
-                                                   "per_network_ms": 1e3 * timing.runtime_s / len(replicate)})
+    with all_or_none():
+        write_rows(sweep_path(model), rows, SWEEP_COLUMNS)
+        write_json(batch_timing_path("sweep", model), {"model": model, **timing._asdict(),
+                                                       "per_network_ms": 1e3 * timing.runtime_s / len(replicate)})
     log(f"{model}: {len(replicate)} networks ({len(rates)} rates x {n_seeds} replicates) on {timing.n_devices} "
         f"{timing.device} device(s) in {timing.runtime_s:.2f} s (compile {timing.compile_s:.2f} s)")
     for r in rows:

@@ -95,10 +95,18 @@ def test_initialisations(init):
     assert W.std() == pytest.approx(scale, rel=0.03)
 
 
+def assert_printed_as(ours: float, lecture: float, model: str) -> None:
+    """`ours` printed with the lecture's six decimals is its number (the deeper network: within 2e-5)."""
+    if model == "deep":
+        assert ours == pytest.approx(lecture, abs=2e-5)
+    else:
+        assert f"{ours:.6f}" == f"{lecture:.6f}", model
+
+
 def test_the_exercise_numbers(lecture_dataset):
-    """The lecture's four strategies on its data and init key: its published validation MSEs (within
-    2e-5; the deeper network gives 0.041675 with our layout, 0.041695 with the lecture's), and the
-    lecture's own solution code for the L2 + schedule strategy."""
+    """The lecture's four strategies on its data and init key: its published validation MSEs to every
+    printed digit (but the deeper network's, within 2e-5: it gives 0.041675 with our layout,
+    0.041695 with the lecture's), and the lecture's own solution code for the L2 + schedule strategy."""
     p, d = Params(), lecture_dataset
     lecture = {"deep": 0.041686, "deep_schedule": 0.041633, "deep_schedule_l2": 0.040845, "adam_l2": 0.040959}
     trained = {}
@@ -106,7 +114,7 @@ def test_the_exercise_numbers(lecture_dataset):
         model = p.jax_model(name)
         params, history = make_model_train_fn(model, 4000)(init_model(model, jax.random.PRNGKey(1234)), *d)
         trained[name] = params
-        assert float(mse(params, d.x_validate, d.y_validate)) == pytest.approx(value, abs=2e-5), name
+        assert_printed_as(float(mse(params, d.x_validate, d.y_validate)), value, name)
         assert int(history.first_nonfinite_epoch) == -1
     theta0 = reference.initialize_network(jax.random.PRNGKey(1234), (1, 6, 6, 6, 6, 6, 1))
     theirs = reference.train_optax(theta0, d.x_train, d.y_train, 4000,

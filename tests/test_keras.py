@@ -56,3 +56,24 @@ def test_progress_lines(tiny_dataset):
     assert [line.split(" (")[0] for line in lines] == [f"keras: epoch {e}/20" for e in range(2, 21, 2)]
     assert f"loss {history.train_loss[-1]:.6f}, val_loss {history.validate_loss[-1]:.6f};" in lines[-1]
     assert lines[-1].endswith(" s, done") and " s left" in lines[0]
+
+
+def test_the_lecture_s_keras_run_gives_the_committed_metrics_exactly(lecture_dataset):
+    """The default params' Keras model, trained here as its stage trains it: exactly the committed
+    metrics/keras.json (which .ci/run also regenerates through DVC)."""
+    import json
+
+    from nnreg.config import load_params
+    from nnreg.data import true_grid
+    from nnreg.evaluate import evaluate
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    net, k, epochs = params.network, params.models["keras"], params.train.epochs
+    keras.utils.set_random_seed(net.init_seed)
+    model = build_model(net.layer_sizes, net.activation, k.learning_rate, k.lecture_layer_count)
+    trained, history, timing = train(model, *lecture_dataset, epochs=epochs)
+    metrics = evaluate(trained, lecture_dataset, net.activation, int(history.first_nonfinite_epoch),
+                       true_grid(params.data))
+    assert metrics == json.loads((REPO / "metrics/keras.json").read_text())
+    assert timing.epochs == epochs

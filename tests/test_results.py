@@ -10,8 +10,14 @@ from scipy import stats
 from nnreg import EXERCISE_MODELS, LECTURE_MODELS
 from nnreg.config import load_params
 from tests.conftest import REPO
+from tests.test_jax_training import assert_printed_as
+from tests.test_training import LECTURE_TABLE
 
 PARAMS = load_params(REPO / "params.yaml")
+# The committed Keras metrics (Keras 3, JAX backend, CPU; Glorot-uniform init from
+# keras.utils.set_random_seed(1234)): the README quotes them.
+KERAS_COMMITTED = {"train_mse": 0.04092341288924217, "validate_mse": 0.045766681432724,
+                   "true_mse": 0.005154970567673445}
 
 
 def _metrics(path):
@@ -21,18 +27,22 @@ def _metrics(path):
 def test_committed_metrics_are_the_lecture_numbers():
     gd, sgd, adam, keras = (_metrics(f"{m}.json") for m in ("gd", "optax_sgd", "optax_adam", "keras"))
     assert not any(m["diverged"] for m in (gd, sgd, adam, keras))
-    assert gd["validate_mse"] == pytest.approx(0.042119, abs=2e-5)
-    assert gd["train_mse"] == pytest.approx(0.03996, abs=2e-5)
+    # Every digit the lecture prints, training and validation (its Keras run is its own random init).
+    printed = {(m, split): f"{metrics[f'{split}_mse']:.6f}" for m, metrics in (("gd", gd), ("optax_adam", adam))
+               for split in ("train", "validate")}
+    assert printed == LECTURE_TABLE
     assert (sgd["train_mse"], sgd["validate_mse"]) == (gd["train_mse"], gd["validate_mse"])
-    assert adam["validate_mse"] == pytest.approx(0.040869, abs=2e-4)
-    assert 0.040 <= keras["validate_mse"] <= 0.050
+    # Keras from its own seeded init: the committed bits, which CI regenerates (.ci/run) and
+    # tests/test_keras.py recomputes in process.
+    assert {k: keras[k] for k in KERAS_COMMITTED} == KERAS_COMMITTED
 
 
 def test_committed_exercise_numbers_are_the_lecture_s():
-    """The lecture's Exercise 23.1 table (validation MSE, one seed), within 2e-5."""
+    """The lecture's Exercise 23.1 table (validation MSE, one seed), every printed digit but the deeper
+    network's (within 2e-5, see tests/test_jax_training.py)."""
     lecture = {"deep": 0.041686, "deep_schedule": 0.041633, "deep_schedule_l2": 0.040845, "adam_l2": 0.040959}
     for model, value in lecture.items():
-        assert _metrics(f"{model}.json")["validate_mse"] == pytest.approx(value, abs=2e-5), model
+        assert_printed_as(_metrics(f"{model}.json")["validate_mse"], value, model)
     assert [_metrics(f"{m}.json")["n_parameters"] for m in EXERCISE_MODELS] == [187, 187, 187, 251]
     summary = (REPO / "plots/summary.md").read_text()
     assert "## Exercise 23.1" in summary and "| 1. Deeper network (6 layers) | 187 |" in summary
@@ -101,4 +111,4 @@ def test_the_readme_s_result_tables_are_the_committed_summary_s():
     rows = [line for line in results.splitlines() if line.startswith("| ")]
     assert len(rows) >= 4 + 5 + 8, "the README's result tables are missing"
     missing = [row for row in rows if row not in summary]
-    assert not missing, f"README rows not in plots/summary.md (copy the tables from it): {missing}"
+    assert not missing, f"README rows not in plots/summary.md (run make readme): {missing}"

@@ -93,7 +93,7 @@ def test_same_seed_gives_byte_identical_data(project):
 # or a weakref callback: Python prints "Exception ignored" and carries on.
 LOST_INTERRUPT = """
 import os, signal, sys
-sys.argv = ["stages/train_jax.py", "gd"]
+sys.argv = ["stages/{stage}", "{model}"]
 import runpy
 from nnreg import outputs
 real = outputs.write_training_outputs
@@ -110,20 +110,62 @@ def write_after_a_lost_interrupt(*args):
     real(*args)
 
 outputs.write_training_outputs = write_after_a_lost_interrupt
-sys.path.insert(0, "stages")  # as `python stages/train_jax.py` has it
-runpy.run_path("stages/train_jax.py", run_name="__main__")
+sys.path.insert(0, "stages")  # as `python stages/{stage}` has it
+runpy.run_path("stages/{stage}", run_name="__main__")
 """
 
+# A trainer told to stop while it writes: the signal arrives after its second file.
+STOP_WHILE_WRITING = """
+import os, signal, sys
+sys.argv = ["stages/{stage}", "{model}"]
+import runpy
+from nnreg import outputs
+real = outputs.write_history
 
+def write_then_stop(*args):
+    real(*args)
+    os.kill(os.getpid(), signal.{sig})
+    print("signalled", flush=True)
+
+outputs.write_history = write_then_stop
+sys.path.insert(0, "stages")
+runpy.run_path("stages/{stage}", run_name="__main__")
+"""
+
+TRAINERS = [("train_jax.py", "gd"), ("train_keras.py", "keras")]
+
+
+def _outputs(project, model):
+    return [project / f for f in (f"models/{model}.npz", f"plots/history/{model}.csv", f"metrics/timing/{model}.json",
+                                  f"metrics/{model}.json", f"plots/fit/{model}.csv")]
+
+
+@pytest.mark.parametrize("stage,model", TRAINERS)
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(project, sig):
+def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(project, sig, stage, model):
     run(project, sys.executable, "stages/data.py")
-    proc = run(project, sys.executable, "-c", LOST_INTERRUPT.format(sig=sig), check=False)
+    proc = run(project, sys.executable, "-c", LOST_INTERRUPT.format(sig=sig, stage=stage, model=model), check=False)
     assert "still running" in proc.stdout and "Exception ignored" in proc.stderr, proc.stderr
     assert proc.returncode == 128 + getattr(signal, sig), proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"interrupted ({sig})"
     assert not (project / "models").exists() and not (project / "plots").exists()
     assert not (project / "metrics").exists()
+
+
+@pytest.mark.parametrize("stage,model", TRAINERS)
+def test_a_trainer_told_to_stop_while_writing_finishes_every_output_then_stops(project, stage, model):
+    """All or none: a signal between two writes waits for the rest, then stops the stage."""
+    run(project, sys.executable, "stages/data.py")
+    proc = run(project, sys.executable, "-c", STOP_WHILE_WRITING.format(sig="SIGTERM", stage=stage, model=model),
+               check=False)
+    assert "signalled" in proc.stdout, proc.stderr
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "interrupted (SIGTERM)"
+    assert all(f.exists() for f in _outputs(project, model)), [f for f in _outputs(project, model) if not f.exists()]
+    # ... and they are the outputs of an uninterrupted run.
+    written = [f.read_bytes() for f in _outputs(project, model)[:2] + _outputs(project, model)[3:]]
+    run(project, sys.executable, f"stages/{stage}", model)
+    assert written == [f.read_bytes() for f in _outputs(project, model)[:2] + _outputs(project, model)[3:]]
 
 
 def test_progress_lines_come_every_tenth_of_the_run_or_five_seconds_and_at_the_end():
