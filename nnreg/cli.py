@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from nnreg import NnregError
 
 # On a GPU, JAX takes 75 % of its memory per process by default; parallel stages or
@@ -122,6 +124,16 @@ class Progress:
 def tenths(epochs: int) -> list[int]:
     """The epochs (counted from 1) at each tenth of a run, the last included."""
     return sorted({max(1, round(epochs * k / 10)) for k in range(1, 11)})
+
+
+def log_tenths(name: str, history) -> None:
+    """A progress line at each tenth of a run that printed nothing while it ran (one compiled
+    loop of a fraction of a second), from its recorded losses."""
+    train_loss, validate_loss = np.asarray(history.train_loss), np.asarray(history.validate_loss)
+    epochs = len(train_loss)
+    for done in tenths(epochs):
+        log(f"{name}: epoch {done}/{epochs} ({100 * done / epochs:.0f} %), loss {train_loss[done - 1]:.6f}, "
+            f"val_loss {validate_loss[done - 1]:.6f}")
 
 
 def model_arg(argv: list[str], allowed) -> str:

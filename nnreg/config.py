@@ -274,12 +274,16 @@ class TrainParams(Section):
 class KerasModel(Section):
     """The lecture's Keras benchmark: Sequential Dense layers, full-batch `fit` with SGD."""
 
-    _optional = ("lecture_layer_count",)
+    _optional = ("lecture_layer_count", "loop")
     trainer: Literal["keras"] = "keras"
     learning_rate: Annotated[Float, Bounds(gt=0, le=1e3)] = Field(0.01, description="keras.optimizers.SGD's")
     # The lecture's build_keras_model adds len(layer_sizes)-1 hidden Dense layers plus the
     # output: one hidden layer more than the JAX networks (361 params, not 251).
     lecture_layer_count: Bool = Field(False, description="true: one more hidden layer, as the lecture's code builds")
+    # `fit` is the lecture's benchmark; `scan` runs the same Keras steps in one compiled
+    # program (nnreg.keras_training.train_scan): the same bits, about 1/10 of the time.
+    loop: Literal["fit", "scan"] = Field("fit", description="fit: Keras's fit, the lecture's benchmark; scan: "
+                                                            "the same steps in one jitted lax.scan")
 
 
 class Schedule(Section):

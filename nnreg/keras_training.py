@@ -75,7 +75,19 @@ class _Progress(keras.callbacks.Callback):
 
 
 def train(model, x, y, x_validate, y_validate, epochs: int,
-          progress: Callable[[int, float, str], None] | None = None):
+          progress: Callable[[int, float, str], None] | None = None, loop: str = "fit"):
+    """Trains `model` full-batch for `epochs`, validating each epoch: with Keras's `fit` (the
+    lecture's benchmark, `loop="fit"`) or `train_scan` (`loop="scan"`, the same steps in one
+    compiled program). Returns (network, History, Timing)."""
+    if loop == "scan":
+        return train_scan(model, x, y, x_validate, y_validate, epochs)
+    if loop != "fit":
+        raise ValueError(f"loop must be fit or scan, not {loop!r}")
+    return train_fit(model, x, y, x_validate, y_validate, epochs, progress)
+
+
+def train_fit(model, x, y, x_validate, y_validate, epochs: int,
+              progress: Callable[[int, float, str], None] | None = None):
     """Full-batch `fit` with validation data each epoch, after a one-epoch warm-up.
 
     The warm-up fit compiles Keras's train and test steps; the weights and the
@@ -116,3 +128,62 @@ def train(model, x, y, x_validate, y_validate, epochs: int,
     ran = len(fit.history.get("loss", []))
     compile_s = max(warmup_s - runtime_s / max(1, ran), 0.0)
     return get_network(model), history, Timing(compile_s, runtime_s, device, platform, ran)
+
+
+def train_scan(model, x, y, x_validate, y_validate, epochs: int):
+    """`fit`'s epochs in one jitted `lax.scan`: Keras's own stateless steps, no Python per epoch.
+
+    Each epoch is what `fit` (one batch of all the data, unshuffled) runs: the metrics
+    reset, `model.train_step` (the forward pass by `stateless_call`, Keras's loss, its
+    gradients, `optimizer.stateless_apply`), then, for the validation loss, the metrics
+    reset and `model.test_step` on the new weights. Both losses are read from Keras's loss
+    tracker, as `fit` logs them. As `TerminateOnNaN` stops `fit`, the first epoch whose
+    training loss is not finite is the last one applied: later epochs leave the state
+    as it is and record NaN (the history `fit` gives, padded).
+
+    The model's variables end as `fit` leaves them. Returns (network, History, Timing);
+    Timing.epochs counts every epoch (the scan runs them all, masked after a stop).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    optimizer_vars = [v.value for v in model.optimizer.variables]
+    reset = [jnp.zeros(v.shape, v.dtype) for v in model.metrics_variables]  # every metric's state starts at 0
+    data = tuple(jnp.asarray(a, dtype=jnp.float32) for a in (x, y, x_validate, y_validate))
+
+    def run(state, data, reset):  # `reset` an argument: as a constant, XLA folds the loss tracker's
+        x, y, x_validate, y_validate = data  # count into the division and the logged loss loses fit's last bit
+
+        def epoch(carry, _):
+            state, stopped = carry
+            logs, (*new, _) = model.train_step((*state, reset), (x, y))
+            validate_logs, _ = model.test_step((new[0], new[1], reset), (x_validate, y_validate))
+            loss, validate_loss = logs["loss"], validate_logs["loss"]
+            state = jax.tree.map(lambda old, now: jnp.where(stopped, old, now), state, tuple(new))
+            nan = jnp.float32(jnp.nan)
+            losses = (jnp.where(stopped, nan, loss), jnp.where(stopped, nan, validate_loss))
+            return (state, stopped | ~jnp.isfinite(loss)), losses
+
+        (state, _), (train_loss, validate_loss) = jax.lax.scan(epoch, (state, jnp.bool_(False)), length=epochs)
+        return state, train_loss, validate_loss
+
+    state = (trainable, non_trainable, optimizer_vars)
+    start = time.perf_counter()
+    compiled = jax.jit(run).lower(state, data, reset).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    state, train_loss, validate_loss = jax.block_until_ready(compiled(state, data, reset))
+    runtime_s = time.perf_counter() - start
+
+    for variables, values in zip((model.trainable_variables, model.non_trainable_variables, model.optimizer.variables),
+                                 state, strict=True):
+        for v, a in zip(variables, values, strict=True):
+            v.assign(a)
+    train_loss, validate_loss = np.asarray(train_loss), np.asarray(validate_loss)
+    history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
+    device, platform = device_info()
+    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, epochs)

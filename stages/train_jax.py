@@ -3,9 +3,8 @@ lecture's data and init seed (the single run the lecture's tables report), then 
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 import jax
-import numpy as np
 
-from nnreg.cli import DATASET, PARAMS, log, model_arg, run_stage, tenths
+from nnreg.cli import DATASET, PARAMS, log, log_tenths, model_arg, run_stage
 from nnreg.config import load_params
 from nnreg.data import true_grid
 from nnreg.io import read_dataset
@@ -23,12 +22,7 @@ def main(argv):
     initial = init_model(spec, jax.random.PRNGKey(params.network.init_seed))
     (trained, history), timing = compile_and_time(make_model_train_fn(spec, epochs), (initial, *dataset))
 
-    # The compiled loop prints nothing (it takes about 0.3 s for the lecture's 4000 epochs);
-    # its recorded losses give a line at each tenth of the run.
-    train_loss, validate_loss = np.asarray(history.train_loss), np.asarray(history.validate_loss)
-    for done in tenths(epochs):
-        log(f"{model}: epoch {done}/{epochs} ({100 * done / epochs:.0f} %), loss {train_loss[done - 1]:.6f}, "
-            f"val_loss {validate_loss[done - 1]:.6f}")
+    log_tenths(model, history)  # the compiled loop (about 0.3 s for 4000 epochs) printed nothing
     log(f"{model}: trained in {timing.runtime_s:.2f} s (compile {timing.compile_s:.2f} s)")
     write_training_outputs(model, trained, history, timing, {"jax": jax.__version__}, dataset, spec.activation,
                            true_grid(params.data))

@@ -20,7 +20,7 @@ TINY = {
     "network": {"layer_sizes": [1, 6, 6, 1], "activation": "tanh", "init_seed": 1234, "init": "he_normal"},
     "train": {"epochs": 30},
     "models": {
-        "keras": {"trainer": "keras", "learning_rate": 0.01, "lecture_layer_count": False},
+        "keras": {"trainer": "keras", "learning_rate": 0.01, "lecture_layer_count": False, "loop": "fit"},
         "gd": {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.01},
         "optax_sgd": {"trainer": "jax", "optimizer": "sgd", "learning_rate": 0.01},
         "optax_adam": {"trainer": "jax", "optimizer": "adam", "learning_rate": 0.01},

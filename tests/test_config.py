@@ -127,7 +127,7 @@ BAD = [
     ("models.deep.layer_sizes", [1, 6, 2], "starting and ending with 1"),
     ("models.deep.activation", "swish", "must be one of tanh"),
     ("models.adam_l2.l2", -0.001, "must be between 0 and 1000"),
-    ("models.keras.optimizer", "adam", "unknown key (known: trainer, learning_rate, lecture_layer_count)"),
+    ("models.keras.optimizer", "adam", "unknown key (known: trainer, learning_rate, lecture_layer_count, loop)"),
     ("models.size", {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.1}, "a model name must be"),
     ("models.bad-name", {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.1}, "a model name must be"),
     ("models", {}, "must hold 1 to 64 models"),

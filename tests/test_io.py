@@ -1,4 +1,5 @@
 import os
+import time
 
 import jax
 import numpy as np
@@ -8,10 +9,15 @@ from nnreg.io import (DataFileError, npz_bytes, read_dataset, read_network, writ
                       write_network)
 from nnreg.network import init_network
 
+_real_localtime = time.localtime
 
-def test_npz_bytes_are_deterministic_and_readable(tmp_path, tiny_dataset):
+
+def test_npz_bytes_are_deterministic_and_readable(tmp_path, tiny_dataset, monkeypatch):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     write_dataset(a, tiny_dataset)
+    # Another day (np.savez would stamp each entry with it): the same bytes.
+    monkeypatch.setattr(time, "time", lambda: 1e9)
+    monkeypatch.setattr(time, "localtime", lambda *t: _real_localtime(1e9))
     write_dataset(b, tiny_dataset)
     assert a.read_bytes() == b.read_bytes()
     loaded = read_dataset(a)
@@ -49,6 +55,10 @@ def test_wrong_shapes_are_refused(tmp_path, tiny_dataset):
     arrays["x_train"] = arrays["x_train"].reshape(-1)
     path.write_bytes(npz_bytes(arrays))
     with pytest.raises(DataFileError, match=r"d.npz: array x_train has shape \(20,\)"):
+        read_dataset(path)
+    arrays["x_train"] = np.hstack([arrays["x_train"].reshape(-1, 1)] * 2)  # two features
+    path.write_bytes(npz_bytes(arrays))
+    with pytest.raises(DataFileError, match=r"d.npz: array x_train has shape \(20, 2\), expected \(n, 1\)"):
         read_dataset(path)
     arrays = {k: np.asarray(v) for k, v in tiny_dataset._asdict().items()}
     del arrays["y_validate"]

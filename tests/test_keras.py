@@ -77,3 +77,28 @@ def test_the_lecture_s_keras_run_gives_the_committed_metrics_exactly(lecture_dat
                        true_grid(params.data))
     assert metrics == json.loads((REPO / "metrics/keras.json").read_text())
     assert timing.epochs == epochs
+
+
+@pytest.mark.parametrize("learning_rate", [0.01, 10.0], ids=["converges", "diverges"])
+def test_the_scan_loop_is_fit_bit_for_bit(tiny_dataset, learning_rate):
+    """`loop: scan` runs fit's own train and test steps in one compiled program: the same losses
+    every epoch and the same final weights, to the bit (after a divergence too: fit stops at
+    the first non-finite training loss, the scan records NaN from there and keeps the weights)."""
+    epochs, runs = 300, {}
+    for loop in ("fit", "scan"):
+        keras.utils.set_random_seed(1234)
+        model = build_model(SIZES, "tanh", learning_rate)
+        runs[loop] = train(model, *tiny_dataset, epochs=epochs, loop=loop)
+        runs[loop] += (model.optimizer.iterations.numpy(),)
+    (fit_net, fit_hist, fit_timing, fit_steps), (scan_net, scan_hist, scan_timing, scan_steps) = runs["fit"], runs["scan"]
+    np.testing.assert_array_equal(scan_hist.train_loss, fit_hist.train_loss)
+    np.testing.assert_array_equal(scan_hist.validate_loss, fit_hist.validate_loss)
+    assert int(scan_hist.first_nonfinite_epoch) == int(fit_hist.first_nonfinite_epoch)
+    for u, v in zip(jax.tree.leaves(scan_net), jax.tree.leaves(fit_net), strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert scan_timing.epochs == epochs and scan_timing.runtime_s > 0 and scan_steps == fit_steps
+    if learning_rate == 10.0:  # diverged within a few epochs: fit stopped, both padded with NaN
+        assert fit_timing.epochs < 20 and np.isnan(fit_hist.train_loss[-1]) and np.isnan(scan_hist.train_loss[-1])
+        assert int(fit_hist.first_nonfinite_epoch) >= 0
+    else:
+        assert fit_timing.epochs == fit_steps == epochs

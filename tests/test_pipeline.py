@@ -72,7 +72,7 @@ def test_repro_makes_every_output(repo):
     summary = _json(repo, "plots/summary.json")
     assert [r["model"] for r in summary["single_run"]] == MODELS
     text = (repo / "plots/summary.md").read_text()
-    assert "| Pure JAX (hand-coded GD) |" in text and "excluded: trained by Keras's fit" in text
+    assert "| Pure JAX (hand-coded GD) |" in text and "excluded: Keras trains one network at a time" in text
     assert "Noise floor: validation MSE cannot fall below noise² = 0.040000" in text
     # Not the lecture's params (30 epochs, a smaller network): its numbers are not shown as if comparable.
     assert "Lecture:" not in text and "left out, since the params differ from the lecture's (" in text
@@ -159,6 +159,27 @@ def test_exp_run_set_param(repo):
     assert replicate_row.split()[2] == "0.02" and replicate_row.split()[3] == "-"  # Keras: no replicates
     assert any(line.startswith("workspace") for line in lines)
     _restore(repo)
+
+
+def test_the_keras_scan_loop_gives_fit_s_results_through_dvc(repo):
+    """`-S models.keras.loop=scan`: Keras's stages rerun, and the model, its history and its
+    metrics are fit's, byte for byte (the scan runs fit's own steps)."""
+    files = ["metrics/keras.json", "plots/history/keras.csv", "plots/fit/keras.csv"]
+    before = [(repo / f).read_bytes() for f in files]
+    model_md5 = _model_md5(repo)
+    out = dvc(repo, "exp", "run", "-S", "models.keras.loop=scan").stdout
+    assert ran_stages(out) == {"train@keras", "seeds@keras", "compare", "report"}, out  # these read models.keras
+    assert [(repo / f).read_bytes() for f in files] == before
+    assert _model_md5(repo) == model_md5
+    assert "keras: epoch 30/30 (100 %)" in out  # the tenths, from the recorded losses
+    assert _json(repo, "metrics/timing/keras.json")["loop"] == "scan"
+    assert _changed_metrics(repo) == set()
+    _restore(repo)
+
+
+def _model_md5(root) -> str:
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return next(o["md5"] for o in lock["stages"]["train@keras"]["outs"] if o["path"] == "models/keras.npz")
 
 
 def test_a_strategy_added_through_params_runs_only_its_stages(repo):

@@ -215,20 +215,20 @@ def test_a_replicate_batch_too_big_stops_before_training(project):
 
 
 def test_the_compilation_cache_is_used_and_changes_no_bit(project, tmp_path):
-    """A trainer with an empty cache, again with it warm, and with it off: the same bytes."""
+    """A trainer with an empty cache, again with it warm, and with it off: the same bytes. The
+    cache is the stages' own default, $XDG_CACHE_HOME/nnreg/jax."""
     import subprocess
 
     from tests.helpers import env_for
 
     run(project, sys.executable, "stages/data.py")
-    cache = tmp_path / "cache"
+    cache = tmp_path / "xdg/nnreg/jax"
     outputs = []
-    for extra in ({"JAX_COMPILATION_CACHE_DIR": str(cache)}, {"JAX_COMPILATION_CACHE_DIR": str(cache)},
+    for extra in ({"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")},
                   {"NNREG_COMPILE_CACHE": "0"}):
         env = {**env_for(project), **extra}
         env.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")  # the stage's own setting: cache everything
-        if "NNREG_COMPILE_CACHE" in extra:
-            env.pop("JAX_COMPILATION_CACHE_DIR")
+        env.pop("JAX_COMPILATION_CACHE_DIR")
         subprocess.run([sys.executable, "stages/train_jax.py", "optax_adam"], cwd=project, env=env, check=True,
                        capture_output=True)
         outputs.append((project / "models/optax_adam.npz").read_bytes())

@@ -70,11 +70,12 @@ def test_a_paired_comparison_uses_the_replicates_where_both_stayed_finite():
 def test_sweep_rows_and_the_best_rate():
     rates = [0.01, 0.1, 1.0]
     rate_of = np.repeat(np.float32(rates), 4)
-    v = np.array([0.05, 0.06, 0.05, 0.06, 0.042, 0.044, 0.043, 0.041, np.nan, np.nan, 0.3, np.nan])
+    # Rate 1.0's one surviving replicate is the lowest of all: a rate that diverged must not win.
+    v = np.array([0.05, 0.06, 0.05, 0.06, 0.042, 0.044, 0.043, 0.041, np.nan, np.nan, 0.03, np.nan])
     diverged = np.isnan(v)
     rows = sweep_table(rates, rate_of, v, diverged)
     assert [r["diverged_fraction"] for r in rows] == [0.0, 0.0, 0.75]
-    assert rows[1]["validate_mse_mean"] == pytest.approx(0.0425) and rows[2]["validate_mse_mean"] == pytest.approx(0.3)
+    assert rows[1]["validate_mse_mean"] == pytest.approx(0.0425) and rows[2]["validate_mse_mean"] == pytest.approx(0.03)
     assert rows[2]["ci_low"] is None  # one finite replicate: no interval
     assert best_learning_rate(rows) == {"best_learning_rate": 0.1, "best_validate_mse": pytest.approx(0.0425)}
     all_bad = [dict(r, diverged_fraction=1.0, validate_mse_mean=None) for r in rows]
