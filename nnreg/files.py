@@ -37,6 +37,7 @@ class Timing(_File):
     device: str
     platform: str
     epochs: int
+    loop: Literal["fit", "scan"]
 
 
 class Summary(_File):

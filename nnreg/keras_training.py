@@ -127,7 +127,7 @@ def train_fit(model, x, y, x_validate, y_validate, epochs: int,
     # ones that ran: TerminateOnNaN may have stopped the fit early).
     ran = len(fit.history.get("loss", []))
     compile_s = max(warmup_s - runtime_s / max(1, ran), 0.0)
-    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, ran)
+    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, ran, "fit")
 
 
 def train_scan(model, x, y, x_validate, y_validate, epochs: int):
@@ -186,4 +186,4 @@ def train_scan(model, x, y, x_validate, y_validate, epochs: int):
     train_loss, validate_loss = np.asarray(train_loss), np.asarray(validate_loss)
     history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
     device, platform = device_info()
-    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, epochs)
+    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, epochs, "scan")

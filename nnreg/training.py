@@ -116,6 +116,7 @@ class Timing(NamedTuple):
     device: str  # e.g. "cpu" or "NVIDIA H200"
     platform: str  # "cpu" or "gpu"
     epochs: int  # the epochs runtime_s covers: all of them, or fewer where Keras stopped at a NaN
+    loop: str = "scan"  # the loop that ran: one compiled lax.scan, or Keras's "fit"
 
 
 def device_info() -> tuple[str, str]:

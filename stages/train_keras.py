@@ -25,8 +25,8 @@ def main(argv):
     trained, history, timing = train(built, *dataset, epochs=epochs, progress=Progress(model, epochs), loop=k.loop)
     if k.loop == "scan":
         log_tenths(model, history)  # the compiled loop printed nothing
-    versions = {"keras": keras.__version__, "jax": jax.__version__, "loop": k.loop}
-    write_training_outputs(model, trained, history, timing, versions, dataset, net.activation, true_grid(params.data))
+    write_training_outputs(model, trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__},
+                           dataset, net.activation, true_grid(params.data))
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ def test_the_keras_scan_loop_gives_fit_s_results_through_dvc(repo):
     assert [(repo / f).read_bytes() for f in files] == before
     assert _model_md5(repo) == model_md5
     assert "keras: epoch 30/30 (100 %)" in out  # the tenths, from the recorded losses
-    assert _json(repo, "metrics/timing/keras.json")["loop"] == "scan"
+    assert _json(repo, "metrics/timing/keras.json")["loop"] == "scan"  # what ran, as the trainer reports it
     assert _changed_metrics(repo) == set()
     _restore(repo)
 
