@@ -152,6 +152,7 @@ def log(message: str) -> None:
 # Keras run all the time) and go on to finish; this flag cannot be lost.
 _stop_signal: int | None = None
 _writing = False  # inside `all_or_none()`: a stop signal waits for the writes to finish
+_writing_s = 0.0  # time spent inside `all_or_none()` (benchmarks/pipeline.py's breakdown)
 
 
 def _on_stop_signal(signum, frame):
@@ -177,13 +178,15 @@ def all_or_none():
     then stops with 128 + the signal. So a stopped stage never leaves some of its new
     outputs beside old ones. (A write that fails, say on a full disk, is an error of its
     own: one line naming the file, exit 2.)"""
-    global _writing
+    global _writing, _writing_s
     _writing = True
+    start = time.perf_counter()
     try:
         ensure_not_interrupted()
         yield
     finally:
         _writing = False
+        _writing_s += time.perf_counter() - start
     ensure_not_interrupted()
 
 
@@ -200,9 +203,11 @@ def run_stage(main: Callable[[list[str]], None]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # `nohup` and `cmd &` ignore it: keep that
             signal.signal(signum, _on_stop_signal)
+    main_at = time.time()
     try:
         main(sys.argv)
         ensure_not_interrupted()
+        _log_stage_times(main_at)
     except NnregError as e:
         print(f"error: {e}", file=sys.stderr)
         _exit(2)
@@ -211,6 +216,31 @@ def run_stage(main: Callable[[list[str]], None]) -> None:
         print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         _exit(128 + signum)
     _exit(0)
+
+
+def _process_start() -> float | None:
+    """When this process started (epoch seconds, to the kernel's clock tick), on Linux."""
+    try:
+        started = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+        uptime = float(Path("/proc/uptime").read_text().split()[0])  # the same clock, since boot
+        return time.time() - (uptime - started)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _log_stage_times(main_at: float) -> None:
+    """With NNREG_STAGE_LOG set (benchmarks/pipeline.py), appends one JSON line to that file: the
+    stage, when its process started, when its main began (imports done) and ended, and the
+    time it spent writing its outputs (`all_or_none`)."""
+    path = os.environ.get("NNREG_STAGE_LOG")
+    if not path:
+        return
+    import json
+
+    line = {"stage": " ".join([Path(sys.argv[0]).stem, *sys.argv[1:]]), "process_start": _process_start(),
+            "main_at": main_at, "done_at": time.time(), "writing_s": _writing_s}
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 def _exit(status: int) -> None:

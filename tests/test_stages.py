@@ -252,3 +252,26 @@ def test_long_stages_print_progress_with_the_loss_and_the_time_left(project):
             assert done[0] == 3 and done[-1] == 30 and done == sorted(set(done)), out
         assert all(" left" in line for line in lines[:-1]) and lines[-1].endswith(", done"), lines
         assert "loss " in lines[0] and float(lines[0].split("loss ")[1].split(",")[0].split(";")[0]) > 0
+
+
+def test_a_stage_logs_its_times_for_the_pipeline_benchmark(project, tmp_path):
+    """NNREG_STAGE_LOG (benchmarks/pipeline.py): one JSON line a stage, in time order."""
+    import json
+    import os
+    import subprocess
+    import time
+
+    from tests.helpers import env_for
+
+    log = tmp_path / "stages.jsonl"
+    before = time.time()
+    for cmd in (["stages/data.py"], ["stages/train_jax.py", "gd"]):
+        subprocess.run([sys.executable, *cmd], cwd=project, env={**env_for(project), "NNREG_STAGE_LOG": str(log)},
+                       check=True, capture_output=True)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [s["stage"] for s in lines] == ["data", "train_jax gd"]
+    for s in lines:
+        assert before - 0.05 <= s["process_start"] <= s["main_at"] <= s["done_at"] <= time.time()
+    assert lines[0]["writing_s"] == 0 and 0 < lines[1]["writing_s"] < lines[1]["done_at"] - lines[1]["main_at"]
+    assert lines[1]["process_start"] >= lines[0]["done_at"] - 0.05  # one after the other
+    assert "NNREG_STAGE_LOG" not in os.environ
