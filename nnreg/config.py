@@ -61,7 +61,7 @@ def show(value: Any, depth: int = 0) -> str:
         text = value if len(value) <= 40 else value[:40] + "..."
         plain = (bool(text) and text.isprintable() and text.strip() == text
                  and not any(c in text for c in ":#,[]{}&*!|>'\"%@`?-"))
-        return text if plain and _reads_back(text) else json.dumps(text, ensure_ascii=False)
+        return text if plain and _reads_back(text) else _quoted(text)
     if depth >= 3:
         return "..."
     if isinstance(value, (list, tuple)):
@@ -81,11 +81,19 @@ def _reads_back(text: str) -> bool:
         return False
 
 
+def _quoted(text: str) -> str:
+    """`text` in double quotes, every character that does not print as itself escaped: the
+    controls and line breaks JSON escapes, and those it leaves raw (NEL, U+2028, zero-width
+    marks...), which would split or hide a one-line message."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+                   for c in json.dumps(text, ensure_ascii=False))
+
+
 def show_key(k: Any) -> str:
     """A key as it goes into a dotted key: as written for plain names, quoted for any other
     (a dot, a space, a newline...), so that the dotted key reads one way only."""
     if isinstance(k, str):
-        return k if re.fullmatch(r"[A-Za-z0-9_\-]+", k) else json.dumps(k, ensure_ascii=False)
+        return k if re.fullmatch(r"[A-Za-z0-9_\-]+", k) else _quoted(k)
     return show(k)
 
 

@@ -158,6 +158,27 @@ def test_bad_params_fail_naming_the_key_and_rule(key, value, rule):
     assert rule in message
 
 
+@pytest.mark.parametrize("odd", [" \x85", "\u2028", "a\u2029b", "\x1c", "zero\u200bwidth", "\U000e0001"])
+def test_a_key_or_value_with_any_line_break_or_invisible_character_stays_one_line(tmp_path, odd):
+    """Python's splitlines (and some terminals) break lines at NEL, U+2028, U+2029 and \\x1c-\\x1e,
+    which JSON leaves raw; the fuzzer found ' \\x85' as a key. Such characters are escaped."""
+    raw = to_dict(Params())
+    raw[odd] = None
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(ConfigError) as err:
+        load_params(path)
+    message = str(err.value)
+    assert len(message.splitlines()) == 1 and message.isprintable(), repr(message)
+    assert message.endswith("unknown key (known: data, network, train, models, stats, sweep)")
+    raw = to_dict(Params())
+    raw["network"]["activation"] = odd
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(ConfigError) as err:
+        load_params(path)
+    assert len(str(err.value).splitlines()) == 1 and str(err.value).isprintable(), repr(str(err.value))
+
+
 def test_files_that_are_not_params(tmp_path):
     laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
