@@ -289,7 +289,7 @@ class KerasModel(Section):
     # output: one hidden layer more than the JAX networks (361 params, not 251).
     lecture_layer_count: Bool = Field(False, description="true: one more hidden layer, as the lecture's code builds")
     # `fit` is the lecture's benchmark; `scan` runs the same Keras steps in one compiled
-    # program (nnreg.keras_training.train_scan): the same bits, about 1/10 of the time.
+    # program (nnreg.keras_training.train_scan): the same bits, about 1/15 of the time.
     loop: Literal["fit", "scan"] = Field("fit", description="fit: Keras's fit, the lecture's benchmark; scan: "
                                                             "the same steps in one jitted lax.scan")
 

@@ -120,14 +120,18 @@ def train_fit(model, x, y, x_validate, y_validate, epochs: int,
         values[: len(done)] = done
         return values
 
-    train_loss, validate_loss = padded("loss"), padded("val_loss")
-    history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
-    device, platform = device_info()
     # The warm-up epoch's time, less one timed epoch, is what compiling cost (an epoch of the
     # ones that ran: TerminateOnNaN may have stopped the fit early).
     ran = len(fit.history.get("loss", []))
     compile_s = max(warmup_s - runtime_s / max(1, ran), 0.0)
-    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, ran, "fit")
+    return _result(model, padded("loss"), padded("val_loss"), compile_s, runtime_s, ran, "fit")
+
+
+def _result(model, train_loss, validate_loss, compile_s: float, runtime_s: float, epochs: int, loop: str):
+    """What both loops return: (network, History, Timing)."""
+    train_loss, validate_loss = np.asarray(train_loss), np.asarray(validate_loss)
+    history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
+    return get_network(model), history, Timing(compile_s, runtime_s, *device_info(), epochs, loop)
 
 
 def train_scan(model, x, y, x_validate, y_validate, epochs: int):
@@ -183,7 +187,4 @@ def train_scan(model, x, y, x_validate, y_validate, epochs: int):
                                  state, strict=True):
         for v, a in zip(variables, values, strict=True):
             v.assign(a)
-    train_loss, validate_loss = np.asarray(train_loss), np.asarray(validate_loss)
-    history = History(train_loss, validate_loss, np.int32(first_nonfinite_epoch(train_loss, validate_loss)))
-    device, platform = device_info()
-    return get_network(model), history, Timing(compile_s, runtime_s, device, platform, epochs, "scan")
+    return _result(model, train_loss, validate_loss, compile_s, runtime_s, epochs, "scan")

@@ -10,8 +10,7 @@ import yaml
 
 from tests.conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import check_reproduced as check  # noqa: E402
+from tests.helpers import check_reproduced as check  # tools/check_reproduced.py
 
 LOCK = yaml.safe_load((REPO / "dvc.lock").read_text())
 

@@ -89,13 +89,21 @@ def test_same_seed_gives_byte_identical_data(project):
     assert (project / "data/dataset.npz").read_bytes() == first
 
 
-# A trainer whose KeyboardInterrupt is lost, as when the signal lands in a `__del__`
-# or a weakref callback: Python prints "Exception ignored" and carries on.
-LOST_INTERRUPT = """
+# A trainer stage run as `python stages/<stage> <model>` would, with `patch` applied to
+# nnreg.outputs first.
+TRAINER_WITH = """
 import os, signal, sys
 sys.argv = ["stages/{stage}", "{model}"]
 import runpy
 from nnreg import outputs
+{patch}
+sys.path.insert(0, "stages")  # as `python stages/{stage}` has it
+runpy.run_path("stages/{stage}", run_name="__main__")
+"""
+
+# The KeyboardInterrupt lost, as when the signal lands in a `__del__` or a weakref
+# callback: Python prints "Exception ignored" and carries on.
+LOST_INTERRUPT = """
 real = outputs.write_training_outputs
 
 class Swallower:
@@ -110,16 +118,10 @@ def write_after_a_lost_interrupt(*args):
     real(*args)
 
 outputs.write_training_outputs = write_after_a_lost_interrupt
-sys.path.insert(0, "stages")  # as `python stages/{stage}` has it
-runpy.run_path("stages/{stage}", run_name="__main__")
 """
 
-# A trainer told to stop while it writes: the signal arrives after its second file.
+# Told to stop while it writes: the signal arrives after its second file.
 STOP_WHILE_WRITING = """
-import os, signal, sys
-sys.argv = ["stages/{stage}", "{model}"]
-import runpy
-from nnreg import outputs
 real = outputs.write_history
 
 def write_then_stop(*args):
@@ -128,8 +130,6 @@ def write_then_stop(*args):
     print("signalled", flush=True)
 
 outputs.write_history = write_then_stop
-sys.path.insert(0, "stages")
-runpy.run_path("stages/{stage}", run_name="__main__")
 """
 
 TRAINERS = [("train_jax.py", "gd"), ("train_keras.py", "keras")]
@@ -144,7 +144,8 @@ def _outputs(project, model):
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(project, sig, stage, model):
     run(project, sys.executable, "stages/data.py")
-    proc = run(project, sys.executable, "-c", LOST_INTERRUPT.format(sig=sig, stage=stage, model=model), check=False)
+    script = TRAINER_WITH.format(stage=stage, model=model, patch=LOST_INTERRUPT.format(sig=sig))
+    proc = run(project, sys.executable, "-c", script, check=False)
     assert "still running" in proc.stdout and "Exception ignored" in proc.stderr, proc.stderr
     assert proc.returncode == 128 + getattr(signal, sig), proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"interrupted ({sig})"
@@ -156,8 +157,8 @@ def test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost(pro
 def test_a_trainer_told_to_stop_while_writing_finishes_every_output_then_stops(project, stage, model):
     """All or none: a signal between two writes waits for the rest, then stops the stage."""
     run(project, sys.executable, "stages/data.py")
-    proc = run(project, sys.executable, "-c", STOP_WHILE_WRITING.format(sig="SIGTERM", stage=stage, model=model),
-               check=False)
+    script = TRAINER_WITH.format(stage=stage, model=model, patch=STOP_WHILE_WRITING.format(sig="SIGTERM"))
+    proc = run(project, sys.executable, "-c", script, check=False)
     assert "signalled" in proc.stdout, proc.stderr
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "interrupted (SIGTERM)"
