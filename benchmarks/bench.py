@@ -59,7 +59,7 @@ def main():
         ("optax_sgd", jax.jit(lambda t, x, y: reference.train_optax(t, x, y, a.epochs, optax.sgd(0.001)))),
         ("optax_adam", jax.jit(lambda t, x, y: reference.train_optax(t, x, y, a.epochs, optax.adam(0.001)))),
     ]:
-        ours_fn = make_train_fn(make_optimizer(Params().models[model], 0.001), a.epochs)
+        ours_fn = make_train_fn(make_optimizer(Params().models[model], 0.001), a.epochs, shared_x=d.shares_x())  # as train@
         ours, ours_c, ours_runs = _time(ours_fn, (theta0, *d), a.repeats)
         lect, lect_c, lect_runs = _time(lecture_fn, (theta0, d.x_train, d.y_train), a.repeats)
         ours_med, lect_med = statistics.median(ours_runs), statistics.median(lect_runs)

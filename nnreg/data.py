@@ -18,6 +18,11 @@ class Dataset(NamedTuple):
     x_validate: jax.Array  # (n, 1)
     y_validate: jax.Array  # (n, 1)
 
+    def shares_x(self) -> bool:
+        """Whether the validation inputs are the training inputs (as the generator draws them:
+        one grid, two draws of noise); a training loop may then share the forward pass."""
+        return self.x_train.shape == self.x_validate.shape and bool(jnp.array_equal(self.x_train, self.x_validate))
+
 
 # Points of the dense grid on which a fit is compared with the true function.
 TRUE_GRID_POINTS = 1000

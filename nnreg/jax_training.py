@@ -90,10 +90,12 @@ def init_model(model: JaxModel, key: jax.Array) -> Network:
     return init_network(key, model.layer_sizes, model.init)
 
 
-def make_model_train_fn(model: JaxModel, epochs: int, learning_rate=None, validate_every_epoch: bool = True):
-    """`train(params, x, y, x_validate, y_validate) -> (params, History)` for a resolved model entry."""
+def make_model_train_fn(model: JaxModel, epochs: int, learning_rate=None, validate_every_epoch: bool = True,
+                        shared_x: bool = False):
+    """`train(params, x, y, x_validate, y_validate) -> (params, History)` for a resolved model entry
+    (`shared_x`: x_validate is x, see `make_train_fn`)."""
     return make_train_fn(make_optimizer(model, learning_rate), epochs, model.activation, model.l2,
-                         validate_every_epoch)
+                         validate_every_epoch, shared_x)
 
 
 def make_model_epoch(model: JaxModel, learning_rate=None, validate_every_epoch: bool = False):

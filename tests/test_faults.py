@@ -142,7 +142,7 @@ def _expected_gd_metrics(params: dict) -> dict:
     dataset = make_dataset(p.data)
     model = p.jax_model("gd")
     net = init_model(model, jax.random.PRNGKey(p.network.init_seed))
-    fn = make_model_train_fn(model, p.train.epochs)
+    fn = make_model_train_fn(model, p.train.epochs, shared_x=dataset.shares_x())  # as train@gd
     trained, history = fn(net, *dataset)
     return evaluate(trained, dataset, p.network.activation, int(history.first_nonfinite_epoch))
 
