@@ -14,7 +14,7 @@ chunks, reading the mean training loss after each: see nnreg.replicates.PROGRESS
 and in a chunk every tenth of the epochs, against the same batch as one compiled program
 for the whole run, alternating; all three must give the same bits.
 
-    python benchmarks/replicates.py [--models gd optax_adam] [--n 32] [--loop-n 8] [--repeats 5]
+    python benchmarks/replicates.py [--models gd optax_adam keras] [--n 32] [--loop-n 8] [--repeats 5]
 """
 
 import argparse
@@ -36,12 +36,23 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nnreg.config import load_params  # noqa: E402
-from nnreg.replicates import compile_batch, make_replicate_fn  # noqa: E402
+from nnreg.jax_replicates import make_replicate_fn  # noqa: E402
+from nnreg.replicates import compile_batch  # noqa: E402
+
+
+def _replicate(params, model):
+    """The model's `Replicate`, as its seeds stage makes it (Keras's: nnreg.keras_replicates)."""
+    if params.models[model].trainer == "keras":
+        from nnreg.keras_replicates import make_replicate_fn as make_keras_replicate_fn
+
+        return make_keras_replicate_fn(params.models[model], params.network, params.data, params.train.epochs,
+                                       params.stats.seed)
+    return make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", nargs="+", default=["gd", "optax_adam", "deep_schedule_l2"])
+    ap.add_argument("--models", nargs="+", default=["gd", "optax_adam", "deep_schedule_l2", "keras"])
     ap.add_argument("--n", type=int, default=32, help="networks in the batch")
     ap.add_argument("--loop-n", type=int, default=8, help="networks in the timed loop (the first of the batch's)")
     ap.add_argument("--repeats", type=int, default=5)
@@ -51,7 +62,7 @@ def main():
     devices = jax.devices()
     rows = []
     for model in a.models:
-        one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+        one = _replicate(params, model)
         batch = compile_batch(one, np.arange(a.n))
         compile_s, memory = batch.compile_s, batch.memory_bytes
         indices = batch.args[0]

@@ -49,13 +49,12 @@ class Summary(_File):
 
 
 class Seeds(_File):
-    """metrics/seeds/<model>.json: a model over its replicates, or why it has none."""
+    """metrics/seeds/<model>.json: a model over its replicates."""
 
     n_replicates: int
     n_diverged: int
     validate_mse: Optional[Summary] = None
     true_mse: Optional[Summary] = None
-    excluded: Optional[str] = None
 
 
 class Comparison(_File):

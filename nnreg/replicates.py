@@ -1,5 +1,6 @@
 """Many networks at once: one model over replicate seeds (and learning rates), in one
-compiled, vmapped call spread over every local device.
+compiled, vmapped call spread over every local device. Each trainer makes its `Replicate`
+(`nnreg.jax_replicates`, `nnreg.keras_replicates`); this module batches and runs it.
 
 Replicate `i` draws its key as `fold_in(PRNGKey(seed), i)` and splits it into a data
 key (fresh noise for the training and validation sets, the same x grid) and an init
@@ -19,9 +20,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from nnreg import NnregError
-from nnreg.config import DataParams, JaxModel
-from nnreg.data import dataset_from_key, true_grid
-from nnreg.jax_training import init_model, make_model_epoch
+from nnreg.config import DataParams
+from nnreg.data import dataset_from_key
 from nnreg.network import mse
 from nnreg.training import device_info
 
@@ -47,6 +47,21 @@ def replicate_keys(seed: int, index: jax.Array) -> tuple[jax.Array, jax.Array]:
     return data_key, init_key
 
 
+def replicate_dataset(seed: int, index: jax.Array, data: DataParams) -> tuple:
+    """Replicate `index`'s (x, y, x_validate, y_validate): the lecture's generator from its data key.
+    Every trainer's replicate draws it inside the program that uses it (see `Replicate`)."""
+    data_key, _ = replicate_keys(seed, index)
+    return tuple(dataset_from_key(data_key, data))
+
+
+def end_point(params, first_bad: jax.Array, dataset: tuple, truth: tuple, activation: str) -> ReplicateResult:
+    """A trained replicate's result: `nnreg.network.mse` on its training and validation sets and
+    on the true function's dense grid (`truth`), the same function for every trainer."""
+    x, y, x_validate, y_validate = dataset
+    return ReplicateResult(mse(params, x, y, activation), mse(params, x_validate, y_validate, activation),
+                           mse(params, *truth, activation), first_bad)
+
+
 class Replicate(NamedTuple):
     """One replicate in three pure steps, each to be vmapped over the batch, so that a long
     batch runs in chunks with a progress line between them:
@@ -70,36 +85,6 @@ class Replicate(NamedTuple):
     def __call__(self, index, learning_rate=None) -> ReplicateResult:
         carry = self.advance(self.start(index, learning_rate), index, learning_rate, 0, self.epochs)
         return self.finish(carry, index)
-
-
-def make_replicate_fn(model: JaxModel, data: DataParams, epochs: int, seed: int) -> Replicate:
-    """Replicate `index` of a resolved `model`: its own data and initial network, trained
-    without the per-epoch validation pass (only the end point is kept), then evaluated."""
-    x_grid, y_true = true_grid(data)
-
-    def dataset(index):
-        data_key, _ = replicate_keys(seed, index)
-        return tuple(dataset_from_key(data_key, data))
-
-    def start(index, learning_rate=None):
-        _, init_key = replicate_keys(seed, index)
-        params = init_model(model, init_key)
-        optimizer, _ = make_model_epoch(model, learning_rate)
-        return params, optimizer.init(params), jnp.int32(-1)
-
-    def advance(carry, index, learning_rate, begin, end):
-        _, epoch = make_model_epoch(model, learning_rate)
-        train = dataset(index)
-        return jax.lax.fori_loop(begin, end, lambda i, c: epoch(c, i, train)[0], carry)
-
-    def finish(carry, index):
-        params, _, first_bad = carry
-        x, y, x_validate, y_validate = dataset(index)
-        return ReplicateResult(mse(params, x, y, model.activation),
-                               mse(params, x_validate, y_validate, model.activation),
-                               mse(params, x_grid, y_true, model.activation), first_bad)
-
-    return Replicate(start, advance, finish, epochs)
 
 
 class BatchTiming(NamedTuple):

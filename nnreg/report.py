@@ -132,15 +132,15 @@ def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str
 
 def seeds_rows(seeds: Mapping[str, dict], compare: Mapping[str, dict], single: Mapping[str, dict],
                n_parameters: Mapping[str, int | None]) -> list[dict]:
-    """One row per model over the replicates, ranked by mean validation MSE (excluded models last)."""
+    """One row per model over the replicates, ranked by mean validation MSE."""
     rows = []
     for model, s in seeds.items():
         v, t = s.get("validate_mse") or {}, s.get("true_mse") or {}
         rows.append({"model": model, "method": method_name(model), "n_parameters": n_parameters.get(model),
-                     "n_replicates": s["n_replicates"], "n_diverged": s["n_diverged"], "excluded": s.get("excluded"),
+                     "n_replicates": s["n_replicates"], "n_diverged": s["n_diverged"],
                      "validate_mse": v, "true_mse": t, "single_seed_validate_mse": single.get(model),
                      **{"vs_baseline": compare.get(model)}})
-    return sorted(rows, key=lambda r: (r["excluded"] is not None, r["validate_mse"].get("mean") is None,
+    return sorted(rows, key=lambda r: (r["validate_mse"].get("mean") is None,
                                        r["validate_mse"].get("mean") or 0.0))
 
 
@@ -149,10 +149,6 @@ def seeds_markdown(rows: list[dict], baseline: str, noise: float, n_compared: in
     body = []
     rank = 0
     for r in rows:
-        if r["excluded"]:
-            body.append(["–", r["method"], str(r["n_parameters"] or "n/a"), f"excluded: {r['excluded']}"]
-                        + [""] * 8)
-            continue
         rank += 1
         v, t, c = r["validate_mse"], r["true_mse"], r["vs_baseline"]
         ci = f"[{_fmt(v.get('ci_low'), 6)}, {_fmt(v.get('ci_high'), 6)}]"
@@ -295,8 +291,7 @@ def summary_figure(rows: list[dict]):
     return fig
 
 
-def seeds_figure(replicates: Mapping[str, np.ndarray], single: Mapping[str, float | None], noise: float,
-                 excluded: Sequence[str] = ()):
+def seeds_figure(replicates: Mapping[str, np.ndarray], single: Mapping[str, float | None], noise: float):
     """Validation MSE of every replicate, one strip a model (ranked by mean), the single-seed
     value (the lecture's data and init) marked, and the noise floor."""
     order = sorted(replicates, key=lambda m: np.nanmean(replicates[m]) if np.isfinite(replicates[m]).any() else np.inf)
@@ -317,8 +312,6 @@ def seeds_figure(replicates: Mapping[str, np.ndarray], single: Mapping[str, floa
     ax.set_yscale("log")
     ax.set_ylabel("validation MSE")
     title = f"{max((len(v) for v in replicates.values()), default=0)} replicates per model"
-    if excluded:
-        title += f" ({', '.join(excluded)} excluded)"
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left")  # the best models (left) sit low: the corner is empty
     fig.tight_layout()

@@ -1,4 +1,4 @@
-"""Stage compare: gathers the replicate batches. Every JAX model against `stats.baseline`,
+"""Stage compare: gathers the replicate batches. Every model against `stats.baseline`,
 paired by replicate -> metrics/compare.json; each swept model's best learning rate
 -> metrics/sweep.json; long-format plot data (differences, sweeps) -> plots/compare/."""
 
@@ -13,7 +13,7 @@ from nnreg.stats import best_learning_rate, compare_paired
 def main(argv):
     params = load_params(PARAMS)
     baseline = params.stats.baseline
-    models = params.model_names("jax")
+    models = params.model_names()
     seeds = {m: read_seeds(seeds_path(m), params.stats.n_seeds) for m in models}
     others = [m for m in models if m != baseline]
 

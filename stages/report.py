@@ -19,7 +19,6 @@ PLOTS = Path("plots")
 def main(argv):
     params = load_params(PARAMS)
     models = params.model_names()
-    jax_models = params.model_names("jax")
     baseline = params.stats.baseline
     dataset = read_dataset(DATASET)
     metrics = {m: read_json(metrics_path(m), files.Metrics) for m in models}
@@ -27,7 +26,7 @@ def main(argv):
     histories = {m: read_history(history_path(m)) for m in models}
     fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in models}
     seeds = {m: read_json(seeds_metrics_path(m), files.Seeds) for m in models}
-    replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in jax_models}
+    replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in models}
     single = {m: metrics[m].get("validate_mse") for m in models}
     compare = read_json(COMPARE, files.Compare)
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
@@ -48,11 +47,11 @@ def main(argv):
     # Every replicate's validation MSE, long format, with each model's single run (replicate -1) marked.
     n = params.stats.n_seeds
     write_csv(REPLICATES, {
-        "model": np.array([m for m in jax_models for _ in range(n + 1)], dtype=object),
-        "replicate": np.concatenate([np.arange(-1, n) for _ in jax_models]),
+        "model": np.array([m for m in models for _ in range(n + 1)], dtype=object),
+        "replicate": np.concatenate([np.arange(-1, n) for _ in models]),
         "validate_mse": np.concatenate([[np.nan if single[m] is None else single[m], *replicates[m]]
-                                        for m in jax_models]),
-        "kind": np.array([k for _ in jax_models for k in ["single run (lecture's data and init)"] + ["replicate"] * n],
+                                        for m in models]),
+        "kind": np.array([k for _ in models for k in ["single run (lecture's data and init)"] + ["replicate"] * n],
                          dtype=object),
     })
 
@@ -73,7 +72,7 @@ def main(argv):
                         + report.exercise_markdown(exercise_rows, by_model[baseline], differences))
     sections.append(f"## Over {params.stats.n_seeds} replicates (fresh init and data noise each, the same for every "
                     f"model; stats.seed {params.stats.seed}), ranked by mean validation MSE\n\n"
-                    + report.seeds_markdown(seed_rows, baseline, noise, len(jax_models) - 1))
+                    + report.seeds_markdown(seed_rows, baseline, noise, len(models) - 1))
     sections.append(f"## Learning-rate sweep ({params.sweep.n_seeds} replicates a rate; mean validation MSE, "
                     f"the best rate in bold)\n\n" + report.sweep_markdown(sweeps, best))
     summary = "\n".join(sections)
@@ -82,14 +81,13 @@ def main(argv):
     atomic_write_text(PLOTS / "summary.md", summary)
 
     diverged = {m: metrics[m].get("diverged", False) for m in models}
-    excluded = [method_name(m) for m in models if seeds[m].get("excluded")]
     figures = {
         "data.png": report.data_figure(*dataset),
         "fits.png": report.fits_figure(dataset.x_validate, dataset.y_validate,
                                        {m: fits[m]["prediction"] for m in models}, diverged),
         "loss.png": report.loss_figure(histories),
         "summary.png": report.summary_figure(rows),
-        "seeds.png": report.seeds_figure(replicates, single, noise, excluded),
+        "seeds.png": report.seeds_figure(replicates, single, noise),
         "differences.png": report.differences_figure(compare, baseline),
         "sweep.png": report.sweep_figure(sweeps, best),
     }

@@ -14,7 +14,8 @@ from nnreg.cli import model_arg, run_stage  # noqa: E402
 from nnreg.cli import sweep_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
 from nnreg.io import SWEEP_COLUMNS, write_json, write_rows  # noqa: E402
-from nnreg.replicates import diverged, make_replicate_fn, run_batch  # noqa: E402
+from nnreg.jax_replicates import make_replicate_fn  # noqa: E402
+from nnreg.replicates import diverged, run_batch  # noqa: E402
 from nnreg.stats import sweep_table  # noqa: E402
 
 

@@ -102,3 +102,68 @@ def test_the_scan_loop_is_fit_bit_for_bit(tiny_dataset, learning_rate):
         assert int(fit_hist.first_nonfinite_epoch) >= 0
     else:
         assert fit_timing.epochs == fit_steps == epochs
+
+
+# Keras over replicate seeds (nnreg.keras_replicates): a vmapped batch of Keras networks.
+REPLICATE_DATA = __import__("nnreg.config", fromlist=["DataParams"]).DataParams(n_points=20)
+
+
+def _keras_replicates(epochs, seed=7, learning_rate=0.01):
+    from nnreg.config import KerasModel, NetworkParams
+    from nnreg.keras_replicates import make_replicate_fn
+
+    entry = KerasModel(trainer="keras", learning_rate=learning_rate)
+    return make_replicate_fn(entry, NetworkParams(), REPLICATE_DATA, epochs, seed)
+
+
+def test_a_keras_replicate_starts_from_keras_s_initialisers():
+    """Each Dense kernel is the layer's own Glorot-uniform initialiser drawn from the replicate's init
+    key (within its limit, different for each replicate and layer, the same for the same key);
+    biases are Keras's zeros."""
+    from nnreg.keras_replicates import initial_weights
+    from nnreg.replicates import replicate_keys
+
+    model = build_model(SIZES, "tanh", 0.01)
+    first, again, other = (initial_weights(model, replicate_keys(7, i)[1]) for i in (0, 0, 1))
+    assert [w.shape for w in first] == [tuple(v.shape) for v in model.trainable_variables]
+    for W, b, (fan_in, fan_out) in zip(first[::2], first[1::2], zip(SIZES[:-1], SIZES[1:]), strict=True):
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        assert np.all(np.abs(np.asarray(W)) <= limit) and np.abs(np.asarray(W)).max() > limit / 2
+        np.testing.assert_array_equal(np.asarray(b), 0.0)
+    for a, b, c in zip(first[::2], again[::2], other[::2], strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert not np.array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_a_keras_replicate_is_keras_s_fit_on_its_draws():
+    """Replicate 2 of the vmapped batch: the network Keras's own `fit` trains from the same initial
+    weights on the same data (the replicate's fresh noise), to float32 rounding."""
+    from nnreg.data import dataset_from_key
+    from nnreg.keras_replicates import initial_weights
+    from nnreg.replicates import replicate_keys, run_batch
+
+    epochs = 40
+    result, timing = run_batch(_keras_replicates(epochs), [0, 2])
+    assert timing.n_networks == 2
+    data_key, init_key = replicate_keys(7, 2)
+    dataset = dataset_from_key(data_key, REPLICATE_DATA)
+    model = build_model(SIZES, "tanh", 0.01)
+    model.set_weights([np.asarray(w) for w in initial_weights(model, init_key)])
+    net, history, _ = train(model, *dataset, epochs=epochs, loop="fit")
+    assert result.first_nonfinite_epoch[1] == -1
+    np.testing.assert_allclose(result.validate_mse[1], float(mse(net, dataset.x_validate, dataset.y_validate)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(result.train_mse[1], float(mse(net, dataset.x_train, dataset.y_train)), rtol=1e-5)
+    assert result.validate_mse[0] != result.validate_mse[1]
+
+
+def test_a_keras_replicate_s_learning_rate_can_be_swept_and_divergence_is_caught():
+    """A rate given to the batch is the SGD optimizer's own (the model at that rate, to float32 rounding);
+    a rate that blows up is reported as the first non-finite epoch, as the JAX replicates do."""
+    from nnreg.replicates import diverged, run_batch
+
+    epochs = 30
+    swept, _ = run_batch(_keras_replicates(epochs), [0, 1, 0], [0.05, 0.05, 50.0])
+    fixed, _ = run_batch(_keras_replicates(epochs, learning_rate=0.05), [0, 1])
+    np.testing.assert_allclose(swept.validate_mse[:2], fixed.validate_mse, rtol=1e-6)
+    assert diverged(swept).tolist() == [False, False, True] and swept.first_nonfinite_epoch[2] >= 0

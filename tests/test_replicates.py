@@ -11,7 +11,8 @@ from nnreg.config import DataParams, Params
 from nnreg.data import dataset_from_key
 from nnreg.jax_training import init_model, make_model_train_fn
 from nnreg.network import mse
-from nnreg.replicates import make_replicate_fn, replicate_keys, run_batch
+from nnreg.jax_replicates import make_replicate_fn
+from nnreg.replicates import replicate_keys, run_batch
 
 DATA = DataParams(n_points=32)
 EPOCHS = 60

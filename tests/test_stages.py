@@ -36,7 +36,7 @@ def _bad(params, path, value):
         (["stages/train_jax.py", "optax_adam"], "models.optax_adam.learning_rate", -1.0, "must be > 0"),
         (["stages/train_keras.py", "keras"], "network.activation", "swish", "must be one of"),
         (["stages/train_keras.py", "keras"], "network.layer_sizes", [1, 5, 2], "starting and ending with 1"),
-        (["stages/seeds.py", "gd"], "stats.n_seeds", 1, "must be between 2 and 65536"),
+        (["stages/seeds_jax.py", "gd"], "stats.n_seeds", 1, "must be between 2 and 65536"),
         (["stages/sweep.py", "gd"], "sweep.learning_rates", [0.1], "must be a list of 2 to 256 different numbers"),
         (["stages/compare.py"], "stats.baseline", "keras", "must name a model whose trainer is jax"),
         (["stages/train_jax.py", "gd"], "models.gd.optimizer", "adamax", "must be one of gd, sgd, momentum"),
@@ -201,14 +201,14 @@ def test_replicate_stages_name_their_models_and_files(project):
     proc = run(project, sys.executable, "stages/sweep.py", "optax_adam", check=False)
     assert proc.returncode == 2 and "MODEL one of gd" in proc.stderr  # TINY sweeps gd only
     proc = run(project, sys.executable, "stages/compare.py", check=False)
-    assert proc.returncode == 2 and proc.stderr.strip() == "error: plots/seeds/gd.csv: file not found (run the stage " \
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: plots/seeds/keras.csv: file not found (run the stage " \
                                                           "that writes it: dvc repro)"
 
 
 def test_a_replicate_batch_too_big_stops_before_training(project):
     params = _bad(_bad(TINY, "data.n_points", 10**7), "stats.n_seeds", 4096)
     write_params(project, params)
-    proc = run(project, sys.executable, "stages/seeds.py", "gd", check=False)
+    proc = run(project, sys.executable, "stages/seeds_jax.py", "gd", check=False)
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: seeds@gd (stats.n_seeds: 4096): 4096 networks need about ") and "GiB is free" in line
@@ -242,7 +242,7 @@ def test_the_compilation_cache_is_used_and_changes_no_bit(project, tmp_path):
 
 def test_long_stages_print_progress_with_the_loss_and_the_time_left(project):
     run(project, sys.executable, "stages/data.py")
-    for cmd, head in ((["stages/seeds.py", "gd"], "gd: 4 replicates: epoch"),
+    for cmd, head in ((["stages/seeds_jax.py", "gd"], "gd: 4 replicates: epoch"),
                       (["stages/sweep.py", "gd"], "gd: 4 networks: epoch"), (["stages/train_keras.py", "keras"], "keras: epoch")):
         out = run(project, sys.executable, *cmd).stdout
         lines = [line for line in out.splitlines() if line.startswith(head)]

@@ -175,6 +175,15 @@ BREAKS = [
           "nnreg/config.py", '    if model not in lecture["models"]:\n        return [f"models.{model}"]\n    return [',
           '    return []\n    return [',
           "tests/test_config.py::test_lecture_differences_name_the_params_that_make_the_lecture_s_numbers_incomparable"),
+    Break("Keras's replicates are Keras's own training", "every replicate trains on replicate 0's data",
+          "nnreg/keras_replicates.py", "        x, y, _, _ = replicate_dataset(seed, index, data)\n",
+          "        x, y, _, _ = replicate_dataset(seed, 0, data)\n",
+          "tests/test_keras.py::test_a_keras_replicate_is_keras_s_fit_on_its_draws"),
+    Break("The training loop's shared forward pass", "a late non-finite validation loss keeps the bad update",
+          "nnreg/training.py",
+          "kept = jax.tree.map(lambda old, now: jnp.where(went_bad, old, now), previous, current)",
+          "kept = current",
+          "tests/test_training.py::test_the_shared_forward_pass_judges_divergence_as_the_separate_pass"),
 ]
 
 
