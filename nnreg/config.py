@@ -467,7 +467,7 @@ class StatsParams(Section):
 class SweepParams(Section):
     """Validation MSE against learning rate, over `n_seeds` replicates, for `models`."""
 
-    models: tuple[str, ...] = Field(("gd", "optax_adam"), strict=False, description="JAX models with a fixed rate",
+    models: tuple[str, ...] = Field(("gd", "optax_adam", "keras"), strict=False, description="models with a fixed rate",
                                     json_schema_extra={"uniqueItems": True})
     learning_rates: _list(Float,
                           lambda v: 2 <= len(v) <= 256 and all(0 < r <= 1e3 for r in v) and len(set(v)) == len(v),
@@ -515,9 +515,9 @@ class Params(Section):
             raise _field_error("stats.baseline", f"must name a model whose trainer is jax {one_of}"
                                                  f"{show(self.stats.baseline)})")
         for i, name in enumerate(self.sweep.models):
-            if name not in jax_models:
+            if name not in self.models:
                 raise _field_error(f"sweep.models[{i}]",
-                                   f"must name a model whose trainer is jax {one_of}{show(name)})")
+                                   f"must name a model (one of {', '.join(self.models)}; got {show(name)})")
             if self.models[name].learning_rate is None:
                 raise _field_error(f"sweep.models[{i}]", f"{name} has a schedule; a sweep varies a fixed learning_rate")
         if len(set(self.sweep.models)) != len(self.sweep.models):

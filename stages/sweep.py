@@ -1,6 +1,7 @@
 """Stage sweep@<model>: validation MSE against learning rate, `sweep.learning_rates` times
 `sweep.n_seeds` replicates in one compiled, vmapped call over every device
--> plots/sweep/<model>.csv (one row a learning rate)."""
+-> plots/sweep/<model>.csv (one row a learning rate). A JAX model or Keras's: `sweep.models` is a
+list of names, so one script serves both trainers (and imports both)."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.cli import use_every_cpu_core
@@ -15,6 +16,7 @@ from nnreg.cli import sweep_path  # noqa: E402
 from nnreg.config import load_params  # noqa: E402
 from nnreg.io import SWEEP_COLUMNS, write_json, write_rows  # noqa: E402
 from nnreg.jax_replicates import make_replicate_fn  # noqa: E402
+from nnreg.keras_replicates import make_replicate_fn as make_keras_replicate_fn  # noqa: E402  (KERAS_BACKEND=jax)
 from nnreg.replicates import diverged, run_batch  # noqa: E402
 from nnreg.stats import sweep_table  # noqa: E402
 
@@ -26,7 +28,11 @@ def main(argv):
     # The grid, flattened: replicate i at every rate (so the rates are compared on the same draws).
     replicate = np.tile(np.arange(n_seeds), len(rates))
     rate_of = np.repeat(np.asarray(rates, dtype=np.float32), n_seeds)
-    one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+    if params.models[model].trainer == "keras":  # Keras's own initialisers and SGD step, the rate in its state
+        one = make_keras_replicate_fn(params.models[model], params.network, params.data, params.train.epochs,
+                                      params.stats.seed)
+    else:
+        one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
     progress = Progress(f"{model}: {len(replicate)} networks", params.train.epochs, "mean training loss")
     result, timing = run_batch(one, replicate, rate_of,
                                what=f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})",

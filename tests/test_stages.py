@@ -205,6 +205,23 @@ def test_replicate_stages_name_their_models_and_files(project):
                                                           "that writes it: dvc repro)"
 
 
+def test_keras_is_swept_with_its_own_sgd_rate(project):
+    """sweep.models may name Keras: its replicates at each rate, Keras's SGD at that rate; the
+    rate that blows up is marked diverged, the other has a finite mean."""
+    import csv
+    import json
+
+    write_params(project, _bad(TINY, "sweep.models", ["gd", "keras"]))
+    run(project, sys.executable, "stages/data.py")
+    out = run(project, sys.executable, "stages/sweep.py", "keras").stdout
+    assert "keras: 4 networks (2 rates x 2 replicates)" in out
+    rows = list(csv.DictReader((project / "plots/sweep/keras.csv").open()))
+    assert [float(r["learning_rate"]) for r in rows] == [0.01, 10.0]
+    assert float(rows[0]["diverged_fraction"]) == 0.0 and 0 < float(rows[0]["validate_mse_mean"]) < 10
+    assert float(rows[1]["diverged_fraction"]) == 1.0
+    assert json.loads((project / "metrics/timing/sweep/keras.json").read_text())["n_networks"] == 4
+
+
 def test_a_replicate_batch_too_big_stops_before_training(project):
     params = _bad(_bad(TINY, "data.n_points", 10**7), "stats.n_seeds", 4096)
     write_params(project, params)
