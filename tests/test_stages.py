@@ -257,6 +257,27 @@ def test_the_compilation_cache_is_used_and_changes_no_bit(project, tmp_path):
     assert outputs[0] == outputs[1] == outputs[2]
 
 
+def test_stages_import_jax_only_to_compute_and_then_use_the_cache(project, tmp_path):
+    """compare and report never load JAX (its import is 0.3 to 0.6 s); a stage that imports nnreg.cli
+    before JAX (seeds, sweep) still gets the compilation cache, set the moment JAX is imported."""
+    import subprocess
+
+    from tests.helpers import env_for
+
+    probe = ("import runpy, sys; sys.path.insert(0, 'stages'); runpy.run_path(sys.argv[1], run_name='probe'); "
+             "print('jax' in sys.modules)")
+    for script, loads in (("stages/report.py", False), ("stages/compare.py", False), ("stages/seeds_jax.py", True),
+                          ("stages/train_jax.py", True)):
+        out = run(project, sys.executable, "-c", probe, script).stdout.strip()
+        assert out == str(loads), script
+    run(project, sys.executable, "stages/data.py")
+    env = {**env_for(project), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
+    env.pop("JAX_COMPILATION_CACHE_DIR")
+    subprocess.run([sys.executable, "stages/seeds_jax.py", "gd"], cwd=project, env=env, check=True, capture_output=True)
+    assert len(list((tmp_path / "xdg/nnreg/jax").iterdir())) > 3, "seeds@gd wrote nothing to the cache"
+
+
 def test_long_stages_print_progress_with_the_loss_and_the_time_left(project):
     run(project, sys.executable, "stages/data.py")
     for cmd, head in ((["stages/seeds_jax.py", "gd"], "gd: 4 replicates: epoch"),
