@@ -457,7 +457,7 @@ def _default_models() -> dict[str, Model]:
 
 
 class StatsParams(Section):
-    """Every JAX model over `n_seeds` replicates (fresh init and data noise), paired."""
+    """Every model over `n_seeds` replicates (fresh init and data noise), paired."""
 
     n_seeds: Annotated[Int, Bounds(ge=2, le=MAX_SEEDS)] = Field(32, description="replicates per model")
     seed: Seed = Field(0, description="replicate i's key: fold_in(PRNGKey(seed), i)")
