@@ -15,10 +15,12 @@ LECTURE_TABLE = {("gd", "train"): "0.039963", ("gd", "validate"): "0.042119",
                  ("optax_adam", "train"): "0.035879", ("optax_adam", "validate"): "0.040869"}
 
 
-def _train(model, dataset, epochs, lr=0.001, sizes=SIZES):
-    """The loop train@<model> runs: with nnreg's data (one x grid), the shared forward pass."""
+def _train(model, dataset, epochs, lr=0.001, sizes=SIZES, shared_x=None):
+    """The loop train@<model> runs: with nnreg's data (one x grid), the shared forward pass
+    (`shared_x=False`: the separate validation pass, for data on two grids)."""
     params = init_network(jax.random.PRNGKey(1234), sizes)
-    fn = make_train_fn(make_optimizer(Params().models[model], lr), epochs, shared_x=dataset.shares_x())
+    shared = dataset.shares_x() if shared_x is None else shared_x
+    fn = make_train_fn(make_optimizer(Params().models[model], lr), epochs, shared_x=shared)
     return fn(params, *dataset)
 
 
@@ -81,8 +83,9 @@ def test_compiles_once_and_times(tiny_dataset):
     np.testing.assert_array_equal(np.asarray(hist.train_loss), np.asarray(fn(params, *tiny_dataset)[1].train_loss))
 
 
-def test_divergence_is_detected_and_parameters_stay_finite(tiny_dataset):
-    params, hist = _train("gd", tiny_dataset, 100, lr=10.0)
+@pytest.mark.parametrize("shared_x", [False, True], ids=["separate pass", "shared pass"])
+def test_divergence_is_detected_and_parameters_stay_finite(tiny_dataset, shared_x):
+    params, hist = _train("gd", tiny_dataset, 100, lr=10.0, shared_x=shared_x)
     first = int(hist.first_nonfinite_epoch)
     assert 0 <= first < 100
     assert np.all(np.isfinite(np.asarray(hist.train_loss[:first])))

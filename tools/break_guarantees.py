@@ -187,6 +187,11 @@ BREAKS = [
           "kept = jax.tree.map(lambda old, now: jnp.where(went_bad, old, now), previous, current)",
           "kept = current",
           "tests/test_training.py::test_the_shared_forward_pass_judges_divergence_as_the_separate_pass"),
+    Break("The training loop's shared forward pass", "a non-finite training loss not noticed by the shared pass",
+          "nnreg/training.py",
+          "first_bad = jnp.where(~already_bad & ~jnp.isfinite(train_loss), index, first_bad)",
+          "first_bad = first_bad",
+          "tests/test_training.py::test_the_shared_forward_pass_with_a_non_finite_training_loss"),
 ]
 
 
