@@ -67,16 +67,22 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         self.name, self.then = name, then
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
+        if fullname != self.name or fullname in sys.modules:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)  # the finders after this one
-        if spec is None or spec.loader is None:
+        position = sys.meta_path.index(self)  # ask the finders after this one (a probe may ask first:
+        sys.meta_path.remove(self)  # the hook stays until the module is actually executed)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(position, self)
+        if spec is None or not hasattr(spec.loader, "exec_module"):
             return spec
         exec_module = spec.loader.exec_module
 
         def exec_then(module):
             exec_module(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             self.then(module)
 
         spec.loader.exec_module = exec_then  # this module's own loader object

@@ -201,7 +201,7 @@ def csv_text(columns: Mapping[str, np.ndarray]) -> str:
     def cells(a: np.ndarray) -> list[str]:
         if a.dtype.kind == "f":
             return ["nan" if np.isnan(v) else "%.9g" % v for v in a.tolist()]
-        return ["nan" if isinstance(v, float) and np.isnan(v) else str(v) for v in a.tolist()]
+        return ["nan" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in a.tolist()]
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

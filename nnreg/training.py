@@ -102,7 +102,8 @@ def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh", l
 
     `shared_x=True` is for data whose validation inputs are the training inputs (nnreg's
     data: one x grid, `Dataset.shares_x`), and then ignores `x_validate`: see
-    `_train_shared_x`. The same History and parameters, a quarter less time.
+    `_train_shared_x`. The separate pass's History and parameters (bit for bit with plain
+    SGD steps, to float32 rounding with Adam's; one documented difference), a quarter less time.
     """
     if shared_x and validate_every_epoch:
         return jax.jit(_train_shared_x(optimizer, epochs, activation, l2))
@@ -129,8 +130,9 @@ def _train_shared_x(optimizer: Optimizer, epochs: int, activation: str, l2: floa
     validation loss turns out non-finite (and its training loss was finite), epoch t is
     the first bad one and the parameters go back to those before update t, as the
     separate pass decides. One recorded difference: the validation loss of an epoch
-    whose training loss is not finite is NaN (the separate pass evaluates the update
-    made from that epoch's non-finite gradients, NaN in practice).
+    whose training loss is not finite is NaN (the separate pass records whatever the
+    update made from that epoch's gradients gives: NaN, or a huge finite value when only
+    the loss overflowed).
 
     The plain SGD steps (gd, Optax's sgd) give the separate pass's bits; with Adam's,
     XLA fuses the update differently and the weights move in the last bit after some

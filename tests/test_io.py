@@ -200,7 +200,7 @@ def test_csv_text_is_what_pandas_writes():
          "n": np.array([0, -1, 2**40, 7])},
         {"model": np.array(["gd", "a,b", 'say "x"', "línea"], dtype=object),
          "value": np.array([np.nan, 1.5, 2.0, 3.25]), "flag": np.array([True, False, True, False])},
-        {"model": np.array(["gd", np.nan], dtype=object), "empty": np.array([np.nan, np.nan])},
+        {"model": np.array(["gd", np.nan, None], dtype=object), "empty": np.array([np.nan, np.nan, 1.0])},
         {"replicate": np.zeros(0, dtype=int), "validate_mse": np.zeros(0)},
     ]
     for columns in cases:

@@ -274,6 +274,12 @@ def test_stages_import_jax_only_to_compute_and_then_use_the_cache(project, tmp_p
     env = {**env_for(project), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     env.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
     env.pop("JAX_COMPILATION_CACHE_DIR")
+    # A module that only asks where JAX is (find_spec) before JAX's import does not use up the hook.
+    probed = ("import importlib.util, nnreg.cli; importlib.util.find_spec('jax'); import jax.numpy; "
+              "print(jax.config.jax_compilation_cache_dir)")
+    out = subprocess.run([sys.executable, "-c", probed], cwd=project, env=env, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert out == str(tmp_path / "xdg/nnreg/jax")
     subprocess.run([sys.executable, "stages/seeds_jax.py", "gd"], cwd=project, env=env, check=True, capture_output=True)
     assert len(list((tmp_path / "xdg/nnreg/jax").iterdir())) > 3, "seeds@gd wrote nothing to the cache"
 

@@ -132,11 +132,13 @@ def test_the_shared_forward_pass_moves_adam_in_the_last_bits_only(lecture_datase
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("model, lr", [("gd", 10.0), ("gd", 3.0), ("optax_adam", 1e30), ("optax_sgd", 1e30)])
-def test_the_shared_forward_pass_judges_divergence_as_the_separate_pass(tiny_dataset, model, lr):
+@pytest.mark.parametrize("model, lr, epochs", [("gd", 10.0, 60), ("gd", 3.0, 60), ("optax_adam", 1e30, 60),
+                                               ("optax_sgd", 1e30, 60), ("gd", 3.0, 11), ("optax_adam", 1e30, 1)])
+def test_the_shared_forward_pass_judges_divergence_as_the_separate_pass(tiny_dataset, model, lr, epochs):
     """The validation loss of epoch t comes a step late, yet the first bad epoch, the weights kept
-    (those before the bad update) and every recorded loss are the separate pass's."""
-    separate, shared = _both_passes(model, tiny_dataset, 60, lr)
+    (those before the bad update) and every recorded loss are the separate pass's; also when the
+    last epoch is the bad one (its check comes after the loop) and for a single epoch."""
+    separate, shared = _both_passes(model, tiny_dataset, epochs, lr)
     assert int(separate[-1]) >= 0  # it diverged
     for a, b in zip(separate, shared, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -154,6 +156,6 @@ def test_the_shared_forward_pass_with_a_non_finite_training_loss(tiny_dataset):
     *_, (sep_train, sep_validate, _), (sh_train, sh_validate, _) = [separate[-3:], shared[-3:]]
     np.testing.assert_array_equal(sep_train, sh_train)
     np.testing.assert_array_equal(np.delete(sep_validate, first), np.delete(sh_validate, first))
-    assert np.isnan(sh_validate[first])
+    assert np.isnan(sh_validate[first])  # the separate pass: the update's own value (here a huge finite one)
     for a, b in zip(separate[:-3], shared[:-3], strict=True):  # the weights: the initial ones
         np.testing.assert_array_equal(a, b)
