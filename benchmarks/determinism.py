@@ -17,6 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nnreg import machine  # noqa: E402
+
+machine.setup()  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own)
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 

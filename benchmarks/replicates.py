@@ -3,7 +3,8 @@
 For each model, trains `--n` replicates (fresh init and data noise each, as the seeds
 stage does) two ways in this process: a loop of single compiled runs (`jax.jit(one)`
 called once per replicate) and one compiled, vmapped call with the batch split over
-every local device (CPU cores as XLA host devices, or every GPU). Both are compiled
+every local device (the stages' host devices: two, or every core with
+NNREG_CPU_TARGET=native; or every GPU). Both are compiled
 first; the timed runs alternate, `--repeats` times, and the table gives medians per
 network and the ratio loop / batch (> 1: the batch is faster). It checks that both
 ways give the same validation MSEs within 1e-3 relative and prints the largest
@@ -28,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnreg.cli import use_every_cpu_core  # noqa: E402
+from nnreg import machine  # noqa: E402
 
-use_every_cpu_core()  # as the seeds and sweep stages do
+machine.setup()  # as the seeds and sweep stages do: two host devices, or every core under native
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

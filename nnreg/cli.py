@@ -16,21 +16,22 @@ import numpy as np
 
 from nnreg import NnregError
 
-# On a GPU, JAX takes 75 % of its memory per process by default; parallel stages or
-# queued experiments (`dvc queue start -j N`) would then fail to start. This network
-# needs a few MB. JAX reads this when it first touches a device, which no stage does
-# before importing this module.
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-
-
 def compilation_cache_dir() -> Path | None:
-    """Where the stages keep JAX's persistent compilation cache: $JAX_COMPILATION_CACHE_DIR, or
-    $XDG_CACHE_HOME/nnreg/jax (~/.cache/nnreg/jax); None when NNREG_COMPILE_CACHE=0."""
+    """Where the stages keep JAX's persistent compilation cache: a folder per CPU kind
+    (`machine.machine_id()`) in $JAX_COMPILATION_CACHE_DIR, or in $XDG_CACHE_HOME/nnreg/jax
+    (~/.cache/nnreg/jax); None when NNREG_COMPILE_CACHE=0.
+
+    Per CPU kind because JAX's cache key covers the program, the XLA flags and the versions
+    but not the host CPU (its platform version is "cpu"): a cache shared by two machines
+    (a home folder on NFS) would hand one CPU's executable to the other, compiled for the
+    first one's instruction set (a crash, or the first one's bits under `native`)."""
+    from nnreg.machine import machine_id
+
     if os.environ.get("NNREG_COMPILE_CACHE", "1") == "0":
         return None
     if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnreg" / "jax"
+        return Path(os.environ["JAX_COMPILATION_CACHE_DIR"]) / machine_id()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnreg" / "jax" / machine_id()
 
 
 def use_compilation_cache() -> None:
@@ -101,16 +102,6 @@ SWEEP_METRICS = Path("metrics/sweep.json")
 DIFFERENCES = Path("plots/compare/differences.csv")
 REPLICATES = Path("plots/data/replicates.csv")
 SWEEP_LONG = Path("plots/compare/sweep.csv")
-
-
-def use_every_cpu_core() -> None:
-    """Makes each CPU core an XLA host device, so that a batch of networks can be split over
-    them (on a GPU machine the GPUs are the devices and this changes nothing). Call it
-    before JAX first touches a device; an XLA_FLAGS that already sets the count wins."""
-    flag = "--xla_force_host_platform_device_count"
-    flags = os.environ.get("XLA_FLAGS", "")
-    if flag not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {flag}={len(os.sched_getaffinity(0))}".strip()
 
 
 def _per_model(folder: str, suffix: str) -> Callable[[str], Path]:

@@ -27,10 +27,31 @@ class Metrics(_File):
     first_nonfinite_epoch: Optional[int]
 
 
-class Timing(_File):
-    """metrics/timing/<model>.json: a trainer's Timing, and the versions of what it ran on."""
+class Devices(_File):
+    count: int
+    kind: str
+    platform: str
 
-    model_config = ConfigDict(extra="allow")  # "jax", "keras": whichever the trainer used
+
+class Machine(_File):
+    """What made a result (`nnreg.machine.record()`): the CPU, XLA's target and flags, the versions."""
+
+    cpu: str
+    cpu_isa: list[str]
+    cpu_target: Literal["portable", "native"]
+    codegen_isa: str
+    xla_flags: str
+    xla_flags_user: str
+    devices: Devices
+    bits: str
+    jax: Optional[str]
+    jaxlib: Optional[str]
+    keras: Optional[str]
+
+
+class Timing(_File):
+    """metrics/timing/<model>.json: a trainer's Timing, and the machine it ran on."""
+
     model: str
     compile_s: float
     runtime_s: float
@@ -38,6 +59,7 @@ class Timing(_File):
     platform: str
     epochs: int
     loop: Literal["fit", "scan"]
+    machine: Machine
 
 
 class Summary(_File):

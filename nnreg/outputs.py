@@ -9,17 +9,19 @@ import, DVC's bookkeeping) than the evaluation itself.
 
 from __future__ import annotations
 
+from nnreg import machine
 from nnreg.cli import all_or_none, fit_path, history_path, log, metrics_path, model_path, timing_path
 from nnreg.data import Dataset
 from nnreg.evaluate import evaluate, predict
 from nnreg.io import read_network, write_csv, write_history, write_json, write_network
 
 
-def write_training_outputs(model: str, trained, history, timing, versions: dict, dataset: Dataset,
-                           activation: str, truth: tuple) -> None:
+def write_training_outputs(model: str, trained, history, timing, dataset: Dataset, activation: str,
+                           truth: tuple) -> None:
     """A trainer's outputs and closing log lines, all or none (`nnreg.cli.all_or_none`).
 
-    models/<model>.npz, plots/history/<model>.csv, metrics/timing/<model>.json, then the
+    models/<model>.npz, plots/history/<model>.csv, metrics/timing/<model>.json (with the machine
+    that made them: `nnreg.machine.record()`), then the
     evaluation: metrics/<model>.json (`truth`: `data.true_grid`'s dense grid and the true
     function there) and plots/fit/<model>.csv (the validation data and the predictions)."""
     first_bad = int(history.first_nonfinite_epoch)
@@ -30,7 +32,7 @@ def write_training_outputs(model: str, trained, history, timing, versions: dict,
             log(f"{model}: DIVERGED at epoch {first_bad + 1}")
         write_network(model_path(model), trained)
         write_history(history_path(model), history)
-        write_json(timing_path(model), {"model": model, **timing._asdict(), **versions})
+        write_json(timing_path(model), {"model": model, **timing._asdict(), "machine": machine.record()})
 
         network = read_network(model_path(model))
         metrics = evaluate(network, dataset, activation, first_bad, truth)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnreg import machine
 from nnreg.cli import Progress, all_or_none, batch_timing_path, log, seeds_metrics_path, seeds_path
 from nnreg.io import write_csv, write_json
 from nnreg.replicates import Replicate, diverged, run_batch
@@ -30,7 +31,8 @@ def run_seeds(model: str, replicate: Replicate, n: int) -> None:
         })
         write_json(seeds_metrics_path(model), summary)
         write_json(batch_timing_path("seeds", model), {"model": model, **timing._asdict(),
-                                                       "per_network_ms": 1e3 * timing.runtime_s / n})
+                                                       "per_network_ms": 1e3 * timing.runtime_s / n,
+                                                       "machine": machine.record()})
     v = summary["validate_mse"]
     log(f"{model}: {n} replicates on {timing.n_devices} {timing.device} device(s) in {timing.runtime_s:.2f} s "
         f"(compile {timing.compile_s:.2f} s); validate_mse mean {v['mean']} [{v['ci_low']}, {v['ci_high']}], "

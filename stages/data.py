@@ -1,10 +1,14 @@
 """Stage data: the lecture's seeded training and validation sets -> data/dataset.npz."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg.cli import DATASET, PARAMS, log, run_stage
-from nnreg.config import load_params
-from nnreg.data import make_dataset
-from nnreg.io import write_dataset
+from nnreg import machine
+
+machine.setup()  # before JAX starts: the CPU target every machine compiles for (nnreg/machine.py)
+
+from nnreg.cli import DATASET, PARAMS, log, run_stage  # noqa: E402
+from nnreg.config import load_params  # noqa: E402
+from nnreg.data import make_dataset  # noqa: E402
+from nnreg.io import write_dataset  # noqa: E402
 
 
 def main(argv):

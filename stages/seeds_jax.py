@@ -3,9 +3,9 @@
 call over every device -> plots/seeds/<model>.csv (one row a replicate), metrics/seeds/<model>.json."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg.cli import use_every_cpu_core
+from nnreg import machine
 
-use_every_cpu_core()  # before JAX first touches a device
+machine.setup()  # before JAX starts: the CPU target every machine compiles for (nnreg/machine.py)
 
 from nnreg.cli import PARAMS, model_arg, run_stage  # noqa: E402
 from nnreg.config import load_params  # noqa: E402

@@ -4,9 +4,9 @@
 list of names, so one script serves both trainers (and imports both)."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg.cli import use_every_cpu_core
+from nnreg import machine
 
-use_every_cpu_core()  # before JAX first touches a device
+machine.setup()  # before JAX starts: the CPU target every machine compiles for (nnreg/machine.py)
 
 import numpy as np  # noqa: E402
 
@@ -42,7 +42,8 @@ def main(argv):
     with all_or_none():
         write_rows(sweep_path(model), rows, SWEEP_COLUMNS)
         write_json(batch_timing_path("sweep", model), {"model": model, **timing._asdict(),
-                                                       "per_network_ms": 1e3 * timing.runtime_s / len(replicate)})
+                                                       "per_network_ms": 1e3 * timing.runtime_s / len(replicate),
+                                                       "machine": machine.record()})
     log(f"{model}: {len(replicate)} networks ({len(rates)} rates x {n_seeds} replicates) on {timing.n_devices} "
         f"{timing.device} device(s) in {timing.runtime_s:.2f} s (compile {timing.compile_s:.2f} s)")
     for r in rows:

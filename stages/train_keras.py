@@ -3,14 +3,16 @@
 compiled program), then its evaluation."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-import jax
+from nnreg import machine
 
-from nnreg.cli import DATASET, PARAMS, Progress, log, log_tenths, model_arg, run_stage
-from nnreg.config import load_params
-from nnreg.data import true_grid
-from nnreg.io import read_dataset
-from nnreg.keras_training import build_model, keras, train  # sets KERAS_BACKEND=jax first
-from nnreg.outputs import write_training_outputs
+machine.setup()  # before JAX starts: the CPU target every machine compiles for (nnreg/machine.py)
+
+from nnreg.cli import DATASET, PARAMS, Progress, log, log_tenths, model_arg, run_stage  # noqa: E402
+from nnreg.config import load_params  # noqa: E402
+from nnreg.data import true_grid  # noqa: E402
+from nnreg.io import read_dataset  # noqa: E402
+from nnreg.keras_training import build_model, keras, train  # noqa: E402  (sets KERAS_BACKEND=jax first)
+from nnreg.outputs import write_training_outputs  # noqa: E402
 
 
 def main(argv):
@@ -25,8 +27,7 @@ def main(argv):
     trained, history, timing = train(built, *dataset, epochs=epochs, progress=Progress(model, epochs), loop=k.loop)
     if k.loop == "scan":
         log_tenths(model, history)  # the compiled loop printed nothing
-    write_training_outputs(model, trained, history, timing, {"keras": keras.__version__, "jax": jax.__version__},
-                           dataset, net.activation, true_grid(params.data))
+    write_training_outputs(model, trained, history, timing, dataset, net.activation, true_grid(params.data))
 
 
 if __name__ == "__main__":

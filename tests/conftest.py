@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-# Two CPU host devices, as the replicate stages make on a 2-core machine, so that the
-# tests spread batches over more than one device (single runs use the first and give
-# the same bits either way).
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+# The stages' own CPU target (two host devices among its pins), before JAX starts: the tests
+# compute the committed bits, and the stages they run inherit the same XLA_FLAGS.
+from nnreg import machine  # noqa: E402
+
+machine.setup()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

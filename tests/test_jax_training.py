@@ -10,8 +10,10 @@ import pytest
 from nnreg.config import INITS, OPTIMIZERS, JaxModel, Params, Schedule
 from nnreg.jax_training import init_model, make_model_train_fn, make_optimizer, make_schedule
 from nnreg.network import init_network, mse
+from nnreg.io import read_network
 from nnreg.training import make_loss
 from tests import reference
+from tests.conftest import REPO
 
 SIZES = (1, 10, 10, 10, 1)
 
@@ -96,17 +98,21 @@ def test_initialisations(init):
 
 
 def assert_printed_as(ours: float, lecture: float, model: str) -> None:
-    """`ours` printed with the lecture's six decimals is its number (the deeper network: within 2e-5)."""
+    """`ours` printed with the lecture's six decimals is its number (the deeper network: within 1e-4).
+
+    The deeper network's single run is chaotic: the last bit of any sum moves its fourth digit.
+    Over five CPU targets its validation MSE spans 0.041687 to 0.041770 (the pinned one gives
+    0.041770; tests/test_portability.py, docs/reproducibility.md), around the lecture's 0.041686."""
     if model == "deep":
-        assert ours == pytest.approx(lecture, abs=2e-5)
+        assert ours == pytest.approx(lecture, abs=1e-4)
     else:
         assert f"{ours:.6f}" == f"{lecture:.6f}", model
 
 
 def test_the_exercise_numbers(lecture_dataset):
     """The lecture's four strategies on its data and init key: its published validation MSEs to every
-    printed digit (but the deeper network's, within 2e-5: it gives 0.041698 with train@deep's loop,
-    0.041695 with the lecture's), and the lecture's own solution code for the L2 + schedule strategy."""
+    printed digit (but the deeper network's, a chaotic run, within 1e-4: see `assert_printed_as`),
+    and the lecture's own solution code for the L2 + schedule strategy."""
     p, d = Params(), lecture_dataset
     lecture = {"deep": 0.041686, "deep_schedule": 0.041633, "deep_schedule_l2": 0.040845, "adam_l2": 0.040959}
     trained = {}
@@ -117,6 +123,11 @@ def test_the_exercise_numbers(lecture_dataset):
         trained[name] = params
         assert_printed_as(float(mse(params, d.x_validate, d.y_validate)), value, name)
         assert int(history.first_nonfinite_epoch) == -1
+        # ...and it is the committed model, bit for bit: this process runs under the stages' CPU
+        # target (tests/conftest.py), which fixes every kernel (the chaotic deeper network too).
+        committed = read_network(REPO / f"models/{name}.npz")
+        for ours, theirs in zip(jax.tree.leaves(params), jax.tree.leaves(committed), strict=True):
+            np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=name)
     theta0 = reference.initialize_network(jax.random.PRNGKey(1234), (1, 6, 6, 6, 6, 6, 1))
     theirs = reference.train_optax(theta0, d.x_train, d.y_train, 4000,
                                    optax.adam(optax.exponential_decay(0.003, 1000, 0.5)), l2=0.001)

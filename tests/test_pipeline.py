@@ -78,14 +78,28 @@ def test_repro_makes_every_output(repo):
     assert "network.layer_sizes" in text and "train.epochs" in text and "data.n_points" in text
     for name in ("data", "fits", "loss", "summary", "seeds", "differences", "sweep"):
         assert (repo / f"plots/images/{name}.png").read_bytes()[:4] == b"\x89PNG"
-    # Data and models are in DVC's cache and ignored by git; metrics and plot data are not.
-    assert "dataset.npz" in (repo / "data/.gitignore").read_text()
-    assert run(repo, "git", "check-ignore", "-q", "metrics/gd.json", check=False).returncode == 1
+    # Everything the pipeline makes is in git (`cache: false`), the data set and the models too.
+    for path in ("data/dataset.npz", "models/gd.npz", "metrics/gd.json", "plots/seeds/gd.csv"):
+        assert run(repo, "git", "ls-files", "--error-unmatch", path, check=False).returncode == 0, path
     # gd and optax_sgd: the same bits, in the single run and over the replicates.
     gd, sgd = np.load(repo / "models/gd.npz"), np.load(repo / "models/optax_sgd.npz")
     for k in gd.files:
         np.testing.assert_array_equal(gd[k], sgd[k])
     assert (repo / "plots/seeds/gd.csv").read_text() == (repo / "plots/seeds/optax_sgd.csv").read_text()
+
+
+def test_a_clone_is_up_to_date_without_retraining(repo, tmp_path):
+    """The data set and the models are in git (`cache: false`), so a fresh clone (no DVC cache)
+    needs no stage rerun; after an experiment, `git checkout` alone brings every output back."""
+    clone = tmp_path / "clone"
+    run(repo, "git", "clone", "-q", str(repo), str(clone))
+    assert stale_stages(clone) == set()
+    out = dvc(clone, "repro").stdout
+    assert ran_stages(out) == set() and "Data and pipelines are up to date" in out, out
+    dvc(clone, "exp", "run", "-S", "models.gd.learning_rate=0.02")
+    assert _changed_metrics(clone) == {"metrics/gd.json", "metrics/seeds/gd.json", "metrics/compare.json"}
+    run(clone, "git", "checkout", "-q", "--", ".")
+    assert stale_stages(clone) == set() and run(clone, "git", "status", "--porcelain").stdout == ""
 
 
 def test_statistics_recomputed_from_the_replicates_match_the_metrics(repo):

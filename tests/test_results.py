@@ -16,8 +16,8 @@ from tests.test_training import LECTURE_TABLE
 PARAMS = load_params(REPO / "params.yaml")
 # The committed Keras metrics (Keras 3, JAX backend, CPU; Glorot-uniform init from
 # keras.utils.set_random_seed(1234)): the README quotes them.
-KERAS_COMMITTED = {"train_mse": 0.04092341288924217, "validate_mse": 0.045766681432724,
-                   "true_mse": 0.005154970567673445}
+KERAS_COMMITTED = {"train_mse": 0.040923409163951874, "validate_mse": 0.045766681432724,
+                   "true_mse": 0.005154966376721859}
 
 
 def _metrics(path):
@@ -39,7 +39,7 @@ def test_committed_metrics_are_the_lecture_numbers():
 
 def test_committed_exercise_numbers_are_the_lecture_s():
     """The lecture's Exercise 23.1 table (validation MSE, one seed), every printed digit but the deeper
-    network's (within 2e-5, see tests/test_jax_training.py)."""
+    network's (a chaotic run, within 1e-4: tests/test_jax_training.py::assert_printed_as)."""
     lecture = {"deep": 0.041686, "deep_schedule": 0.041633, "deep_schedule_l2": 0.040845, "adam_l2": 0.040959}
     for model, value in lecture.items():
         assert_printed_as(_metrics(f"{model}.json")["validate_mse"], value, model)

@@ -234,13 +234,14 @@ def test_a_replicate_batch_too_big_stops_before_training(project):
 
 def test_the_compilation_cache_is_used_and_changes_no_bit(project, tmp_path):
     """A trainer with an empty cache, again with it warm, and with it off: the same bytes. The
-    cache is the stages' own default, $XDG_CACHE_HOME/nnreg/jax."""
+    cache is the stages' own default, $XDG_CACHE_HOME/nnreg/jax/<this CPU kind>."""
     import subprocess
 
+    from nnreg.machine import machine_id
     from tests.helpers import env_for
 
     run(project, sys.executable, "stages/data.py")
-    cache = tmp_path / "xdg/nnreg/jax"
+    cache = tmp_path / "xdg/nnreg/jax" / machine_id()
     outputs = []
     for extra in ({"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")},
                   {"NNREG_COMPILE_CACHE": "0"}):
@@ -262,6 +263,8 @@ def test_stages_import_jax_only_to_compute_and_then_use_the_cache(project, tmp_p
     before JAX (seeds, sweep) still gets the compilation cache, set the moment JAX is imported."""
     import subprocess
 
+    from nnreg.machine import machine_id
+
     from tests.helpers import env_for
 
     probe = ("import runpy, sys; sys.path.insert(0, 'stages'); runpy.run_path(sys.argv[1], run_name='probe'); "
@@ -279,9 +282,9 @@ def test_stages_import_jax_only_to_compute_and_then_use_the_cache(project, tmp_p
               "print(jax.config.jax_compilation_cache_dir)")
     out = subprocess.run([sys.executable, "-c", probed], cwd=project, env=env, check=True, capture_output=True,
                          text=True).stdout.strip()
-    assert out == str(tmp_path / "xdg/nnreg/jax")
+    assert out == str(tmp_path / "xdg/nnreg/jax" / machine_id())
     subprocess.run([sys.executable, "stages/seeds_jax.py", "gd"], cwd=project, env=env, check=True, capture_output=True)
-    assert len(list((tmp_path / "xdg/nnreg/jax").iterdir())) > 3, "seeds@gd wrote nothing to the cache"
+    assert len(list((tmp_path / "xdg/nnreg/jax" / machine_id()).iterdir())) > 3, "seeds@gd wrote nothing to the cache"
 
 
 def test_long_stages_print_progress_with_the_loss_and_the_time_left(project):

@@ -34,10 +34,12 @@ def has_clock_readings(path: str) -> bool:
 
 
 def clock_free(path: str, text: str) -> str:
-    """`text` of a file `has_clock_readings` names, without them (other files: unchanged)."""
+    """`text` of a file `has_clock_readings` names, without them and without the machine record of
+    a timing file (another CPU model, the same bits); other files: unchanged."""
     if path.startswith("metrics/timing/"):
         data = json.loads(text)
-        return json.dumps({k: v for k, v in data.items() if not re.search(r"_(s|ms)$", k)}, sort_keys=True)
+        return json.dumps({k: v for k, v in data.items() if not re.search(r"_(s|ms)$", k) and k != "machine"},
+                          sort_keys=True)
     if path == "plots/summary.json":
         data = json.loads(text)
         for row in data.get("single_run", []):
