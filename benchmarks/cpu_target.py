@@ -56,7 +56,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=5, help="timed runs inside each benchmark process")
-    ap.add_argument("--models", nargs="+", default=["gd", "optax_adam", "deep", "keras"],
+    ap.add_argument("--models", nargs="+", default=["gd", "optax_adam", "deep_schedule_l2", "keras"],
                     help="replicate batches to time")
     ap.add_argument("--pipeline", action="store_true", help="also time `dvc repro -f` (minutes a round)")
     a = ap.parse_args()
@@ -64,7 +64,7 @@ def main() -> int:
     rows: dict[tuple[str, str], dict[str, list[float]]] = {}
 
     def add(what: str, target: str, value: float):
-        rows.setdefault((what, "s" if what.startswith(("trainer", "pipeline")) else "ms"), {}).setdefault(
+        rows.setdefault((what, "ms" if "per network" in what else "s"), {}).setdefault(
             target, []).append(value)
 
     for _ in range(a.rounds):

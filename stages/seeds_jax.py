@@ -1,6 +1,7 @@
 """Stage seeds@<model> for a model whose trainer is jax: the model over `stats.n_seeds` replicates
 (fresh init and data noise each, the same replicates for every model) in one compiled, vmapped
-call over every device -> plots/seeds/<model>.csv (one row a replicate), metrics/seeds/<model>.json."""
+call over the devices (two host devices on a CPU) -> plots/seeds/<model>.csv (one row a replicate),
+metrics/seeds/<model>.json."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg import machine

@@ -1,6 +1,7 @@
 """Stage seeds@<model> for a model whose trainer is keras: `stats.n_seeds` Keras-initialised
 networks (the same replicates' data as every model), each trained by Keras's own SGD step, in
-one compiled, vmapped call over every device -> plots/seeds/<model>.csv, metrics/seeds/<model>.json."""
+one compiled, vmapped call over the devices (two host devices on a CPU) -> plots/seeds/<model>.csv,
+metrics/seeds/<model>.json."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg import machine

@@ -1,5 +1,5 @@
 """Stage sweep@<model>: validation MSE against learning rate, `sweep.learning_rates` times
-`sweep.n_seeds` replicates in one compiled, vmapped call over every device
+`sweep.n_seeds` replicates in one compiled, vmapped call over the devices (two host devices on a CPU)
 -> plots/sweep/<model>.csv (one row a learning rate). A JAX model or Keras's: `sweep.models` is a
 list of names, so one script serves both trainers (and imports both)."""
 

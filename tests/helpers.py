@@ -53,6 +53,7 @@ def env_for(root: Path) -> dict:
     env["PYTHONPATH"] = str(root)
     env["KERAS_BACKEND"] = "jax"
     env["DVC_NO_ANALYTICS"] = "1"
+    env["COLUMNS"] = "120"  # tables wrap to the terminal: the same width under pytest-xdist's workers
     env.setdefault("JAX_PLATFORMS", "cpu")
     return env
 

@@ -148,7 +148,8 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("key,value,rule", BAD, ids=[f"{k}={v!r}"[:40] for k, v, _ in BAD])
+@pytest.mark.parametrize("key,value,rule", BAD,
+                         ids=[(f"{k} deleted" if v is _DELETE else f"{k}={v!r}")[:40] for k, v, _ in BAD])
 def test_bad_params_fail_naming_the_key_and_rule(key, value, rule):
     with pytest.raises(ConfigError) as err:
         parse_params(_with(key, value))

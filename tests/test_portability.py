@@ -79,6 +79,7 @@ def test_a_chaotic_model_s_replicate_mean_reproduces(elsewhere):
     assert got["n_replicates"] == committed["n_replicates"] and got["n_diverged"] == committed["n_diverged"]
     for key, rtol in SEEDS_RTOL.items():
         assert _relative(got[key]["mean"], committed[key]["mean"]) <= rtol, (key, got[key], committed[key])
-    single = elsewhere["metrics"][SEEDS_MODEL]["validate_mse"], _committed(f"metrics/{SEEDS_MODEL}.json")["validate_mse"]
+    single = (elsewhere["metrics"][SEEDS_MODEL]["validate_mse"],
+              _committed(f"metrics/{SEEDS_MODEL}.json")["validate_mse"])
     mean = got["validate_mse"]["mean"], committed["validate_mse"]["mean"]
     assert _relative(*mean) < _relative(*single) / 5

@@ -4,15 +4,15 @@
 
 Compared with what REV committed:
 1. dvc.lock, stage by stage: the same stages, commands and params, and the same md5 for
-   every dependency and output. This covers what lives in DVC's cache, not in git (the
-   data set, the trained models). Only timing-bearing entries are skipped: metrics/timing/,
+   every dependency and output (the data set and the trained models too, which git
+   holds as well). Only timing-bearing entries are skipped: metrics/timing/,
    the `metrics` folder the report reads (it holds them), the summary and its images.
-2. Every file git tracks under metrics/ and plots/, byte for byte. The timing-bearing ones
+2. Every file git tracks under data/, models/, metrics/ and plots/, byte for byte. The timing-bearing ones
    are compared without their clock readings: metrics/timing/*.json without their
    `*_s`/`*_ms` fields, plots/summary.json without `runtime_s`/`compile_s`,
    plots/summary.md without its Runtime and Compile columns. plots/images/summary.png,
    a picture of those runtimes, is the one file skipped.
-3. No file under metrics/ or plots/ that REV does not have.
+3. No file under those folders that REV does not have.
 
 Prints what it compared; exit 1 listing every difference.
 """
@@ -26,6 +26,7 @@ import sys
 
 import yaml
 
+RESULTS = ("data", "models", "metrics", "plots")  # the folders the pipeline writes, all in git
 SKIPPED_FILES = ("plots/images/summary.png",)  # draws the runtimes: no part of it is comparable
 
 
@@ -103,7 +104,7 @@ def main(argv: list[str]) -> int:
     found = lock_differences(yaml.safe_load(_git("show", f"{rev}:dvc.lock")), yaml.safe_load(open("dvc.lock")))
     n_lock = sum(len(s.get(k, [])) for s in yaml.safe_load(open("dvc.lock"))["stages"].values() for k in ("deps", "outs"))
 
-    committed = _git("ls-tree", "-r", "--name-only", rev, "--", "metrics", "plots").split()
+    committed = _git("ls-tree", "-r", "--name-only", rev, "--", *RESULTS).split()
     exact = masked = 0
     for path in committed:
         if path in SKIPPED_FILES:
@@ -120,7 +121,7 @@ def main(argv: list[str]) -> int:
             masked += 1
         else:
             found.append(f"{path}: differs from {rev} (git diff {rev} -- {path})")
-    extra = [p for p in _git("ls-files", "--others", "--exclude-standard", "--", "metrics", "plots").split()]
+    extra = [p for p in _git("ls-files", "--others", "--exclude-standard", "--", *RESULTS).split()]
     found += [f"{p}: new, not in {rev}" for p in extra]
 
     print(f"compared with {rev}: {n_lock} dvc.lock entries (md5s; timing-bearing ones skipped), "
