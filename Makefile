@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: help install repro test exp readme schema lock cuda break-guarantees bench plots-page clean-cache clean-venv
+.PHONY: help install repro test test-unit exp readme schema lock cuda break-guarantees bench plots-page clean-cache clean-venv
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,11 +38,15 @@ $(STAMP): requirements.lock pyproject.toml
 repro: $(STAMP) ## install, then run the pipeline (dvc repro)
 	dvc repro
 
-# Two workers (pytest-xdist), a test file each at a time: the DVC tests mostly wait on one
-# process at a time, so two of them share 2 cores (20 min alone on a 2-core Zen 3, 12.5 with two).
+# Two workers (pytest-xdist), a test file each at a time: most tests wait on one process at a
+# time (a stage, DVC), so two share the 2 cores of CI's machine. tests/ is grouped by level
+# (docs/contributing.md): unit, training, stages, pipeline.
 TEST_WORKERS ?= 2
-test: $(STAMP) ## install, then run the test suite (TEST_WORKERS=2 in parallel)
+test: $(STAMP) ## install, then run the whole test suite (TEST_WORKERS=2 in parallel)
 	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+test-unit: $(STAMP) ## install, then run the fast tests only (tests/unit)
+	python -m pytest -q -n $(TEST_WORKERS) tests/unit
 
 exp: $(STAMP) ## the experiments as a readable table: changed params, validation MSEs (ARGS= for dvc exp show)
 	python tools/exp_table.py $(ARGS)
@@ -50,8 +54,8 @@ exp: $(STAMP) ## the experiments as a readable table: changed params, validation
 readme: $(STAMP) ## copy the committed results (plots/summary.md) into the README's Results tables
 	python tools/sync_readme.py
 
-schema: $(STAMP) ## write params.schema.json, the JSON Schema of params.yaml, from nnreg/config.py
-	python -m nnreg.config > params.schema.json
+schema: $(STAMP) ## write params.schema.json, the JSON Schema of params.yaml, from nnreg/params/schema.py
+	python -m nnreg.params.export > params.schema.json
 
 lock: $(STAMP) ## re-pin every package after editing pyproject.toml's dependencies
 	pip-compile -q --extra test --extra dev --generate-hashes --allow-unsafe --strip-extras -o requirements.lock pyproject.toml
@@ -62,7 +66,7 @@ CUDA ?= cuda12
 cuda: $(STAMP) ## add JAX's CUDA plugin (CUDA=cuda12 or cuda13)
 	pip install -q "jax[$(CUDA)]==$$(python -c 'import jax; print(jax.__version__)')"
 
-break-guarantees: $(STAMP) ## break each README guarantee in a clone, check its test fails (20-30 min)
+break-guarantees: $(STAMP) ## break each promise of docs/guarantees.md in a clone, check its test fails
 	python tools/break_guarantees.py
 
 bench: $(STAMP) ## time nnreg's trainers against the lecture's code
@@ -78,7 +82,7 @@ plots-page: $(STAMP) ## rebuild .dvc/plots/page.html with VEGA=, VEGA_LITE=, VEG
 	npm install --silent --no-save --prefix build/vega vega@$(VEGA) vega-lite@$(VEGA_LITE) vega-embed@$(VEGA_EMBED)
 	python tools/plots_page.py build/vega/node_modules
 
-# Empties JAX's persistent compilation cache that the stages share (nnreg/cli.py says where).
+# Empties JAX's persistent compilation cache that the stages share (nnreg/runtime/machine.py says where).
 JAX_CACHE ?= $(or $(JAX_COMPILATION_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nnreg/jax)
 clean-cache: ## empty the JAX compilation cache the stages share
 	rm -rf "$(JAX_CACHE)"

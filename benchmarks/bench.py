@@ -18,20 +18,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnreg import machine  # noqa: E402
+from nnreg.runtime import machine  # noqa: E402
 
-machine.setup()  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own)
+machine.setup(compilation_cache=False)  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own); compiles timed cold
 
 import jax  # noqa: E402
 import optax  # noqa: E402
 
-from nnreg.config import DataParams  # noqa: E402
-from nnreg.data import make_dataset  # noqa: E402
-from nnreg.network import init_network, mse  # noqa: E402
-from nnreg.config import Params  # noqa: E402
-from nnreg.jax_training import make_optimizer  # noqa: E402
-from nnreg.training import make_train_fn  # noqa: E402
-from tests import reference  # noqa: E402
+from nnreg.params.schema import DataParams  # noqa: E402
+from nnreg.core.data import make_dataset  # noqa: E402
+from nnreg.core.network import init_network, mse  # noqa: E402
+from nnreg.params.schema import Params  # noqa: E402
+from nnreg.trainers.jax import optimizer_of  # noqa: E402
+from nnreg.core.training import make_train_fn  # noqa: E402
+from lecture import reference  # noqa: E402
 
 SIZES = (1, 10, 10, 10, 1)
 
@@ -63,7 +63,7 @@ def main():
         ("optax_sgd", jax.jit(lambda t, x, y: reference.train_optax(t, x, y, a.epochs, optax.sgd(0.001)))),
         ("optax_adam", jax.jit(lambda t, x, y: reference.train_optax(t, x, y, a.epochs, optax.adam(0.001)))),
     ]:
-        ours_fn = make_train_fn(make_optimizer(Params().models[model], 0.001), a.epochs, shared_x=d.shares_x())  # as train@
+        ours_fn = make_train_fn(optimizer_of(Params().models[model], 0.001), a.epochs, shared_x=d.shares_x())  # as train@
         ours, ours_c, ours_runs = _time(ours_fn, (theta0, *d), a.repeats)
         lect, lect_c, lect_runs = _time(lecture_fn, (theta0, d.x_train, d.y_train), a.repeats)
         ours_med, lect_med = statistics.median(ours_runs), statistics.median(lect_runs)

@@ -77,7 +77,7 @@ def main() -> int:
             if a.pipeline:
                 add("pipeline, dvc repro -f", target, _pipeline_s(target))
 
-    from nnreg.machine import cpu_info
+    from nnreg.runtime.machine import cpu_info
 
     print(f"{cpu_info()['model']}, {os.cpu_count()} cores; {a.rounds} rounds, each target in a fresh process; "
           f"medians\n")

@@ -17,19 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnreg import machine  # noqa: E402
+from nnreg.runtime import machine  # noqa: E402
 
-machine.setup()  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own)
+machine.setup(compilation_cache=False)  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own); compiles timed cold
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nnreg.config import DataParams  # noqa: E402
-from nnreg.data import make_dataset  # noqa: E402
-from nnreg.network import init_network, mse  # noqa: E402
-from nnreg.config import Params  # noqa: E402
-from nnreg.jax_training import make_optimizer  # noqa: E402
-from nnreg.training import make_train_fn  # noqa: E402
+from nnreg.params.schema import DataParams  # noqa: E402
+from nnreg.core.data import make_dataset  # noqa: E402
+from nnreg.core.network import init_network, mse  # noqa: E402
+from nnreg.params.schema import Params  # noqa: E402
+from nnreg.trainers.jax import optimizer_of  # noqa: E402
+from nnreg.core.training import make_train_fn  # noqa: E402
 
 
 def main():
@@ -44,7 +44,7 @@ def main():
     theta0 = init_network(jax.random.PRNGKey(1234), (1, 10, 10, 10, 1))
     rows = []
     for model in ("gd", "optax_sgd", "optax_adam"):
-        fn = make_train_fn(make_optimizer(Params().models[model], 0.001), 4000)
+        fn = make_train_fn(optimizer_of(Params().models[model], 0.001), 4000)
         ref = jax.device_get(fn(jax.device_put(theta0, cpu), *d_cpu))
         args = jax.device_put((theta0, *d_cpu), dev)
         jax.block_until_ready(fn(*args))

@@ -1,5 +1,5 @@
 """Keras's two loops side by side: `fit` (the lecture's benchmark) and `scan` (the same Keras
-steps in one jitted lax.scan, nnreg.keras_training.train_scan), in this process, alternating.
+steps in one jitted lax.scan, nnreg.trainers.keras.train_scan), in this process, alternating.
 
 Each repeat builds the lecture's Keras model from the same seed and trains it both ways
 on the lecture's data. Prints the medians, the median of the paired ratios fit/scan,
@@ -18,16 +18,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from nnreg import machine  # noqa: E402
+from nnreg.runtime import machine  # noqa: E402
 
-machine.setup()  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own)
+machine.setup(compilation_cache=False)  # the stages' CPU target (NNREG_CPU_TARGET=native: XLA's own); compiles timed cold
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nnreg.config import Params  # noqa: E402
-from nnreg.data import make_dataset  # noqa: E402
-from nnreg.keras_training import build_model, keras, train  # noqa: E402
+from nnreg.params.schema import Params  # noqa: E402
+from nnreg.core.data import make_dataset  # noqa: E402
+from nnreg.trainers.keras import build_model, fit_model, keras  # noqa: E402
 
 
 def main():
@@ -46,7 +46,7 @@ def main():
         for loop in ("fit", "scan"):
             keras.utils.set_random_seed(p.network.init_seed)
             model = build_model(p.network.layer_sizes, p.network.activation, p.models["keras"].learning_rate)
-            net, history, timing = train(model, *d, epochs=a.epochs, loop=loop)
+            net, history, timing = fit_model(model, *d, epochs=a.epochs, loop=loop)
             times[loop].append(timing.runtime_s)
             compile_s[loop].append(timing.compile_s)
             nets[loop] = (net, history)

@@ -3,7 +3,7 @@
 Pipeline: in a fresh clone of this repository's HEAD, `dvc repro -f -s data train@keras
 train@gd train@optax_sgd train@optax_adam report` (the data, the four trainers with their
 evaluation, the report), with an empty JAX compilation cache (cold) or the one the cold
-run filled (`--warm` adds those runs). Baseline: `benchmarks/lecture_script.py`, the
+run filled (`--warm` adds those runs). Baseline: `lecture/script.py`, the
 lecture's notebook as one process (data, Keras `fit`, hand GD, Optax SGD and Adam, their
 plots and table). They alternate, `--repeats` times; walls are from starting the
 command to its exit.
@@ -93,7 +93,7 @@ def main():
             runs.append((wall, stages))
             if a.warm:
                 walls["warm"].append(pipeline_run(clone, cache, tmp / "stages.jsonl")[0])
-            walls["lecture"].append(_wall([sys.executable, str(REPO / "benchmarks/lecture_script.py"),
+            walls["lecture"].append(_wall([sys.executable, str(REPO / "lecture/script.py"),
                                            str(tmp / "lecture")], REPO, _env()))
         noop = [_wall([sys.executable, "-m", "dvc", "repro"], REPO, _env()) for _ in range(3)]
     finally:

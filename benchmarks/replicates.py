@@ -11,7 +11,7 @@ ways give the same validation MSEs within 1e-3 relative and prints the largest
 difference (vmap is not bit for bit, and float32 rounding grows over 4,000 epochs).
 
 It also times what the stages' progress lines cost: the batch as the stages run it (in
-chunks, reading the mean training loss after each: see nnreg.replicates.PROGRESS_EVERY_S),
+chunks, reading the mean training loss after each: see nnreg.core.replicates.PROGRESS_EVERY_S),
 and in a chunk every tenth of the epochs, against the same batch as one compiled program
 for the whole run, alternating; all three must give the same bits.
 
@@ -20,7 +20,6 @@ for the whole run, alternating; all three must give the same bits.
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -31,24 +30,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nnreg import machine  # noqa: E402
 
-machine.setup()  # as the seeds and sweep stages do: two host devices, or every core under native
+machine.setup(compilation_cache=False)  # as the seeds and sweep stages do (two host devices, or every core under native), compiles cold
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nnreg.config import load_params  # noqa: E402
-from nnreg.jax_replicates import make_replicate_fn  # noqa: E402
-from nnreg.replicates import compile_batch  # noqa: E402
+from nnreg import trainers  # noqa: E402
+from nnreg.core.replicates import compile_batch  # noqa: E402
+from nnreg.params.load import load_params  # noqa: E402
 
 
 def _replicate(params, model):
-    """The model's `Replicate`, as its seeds stage makes it (Keras's: nnreg.keras_replicates)."""
-    if params.models[model].trainer == "keras":
-        from nnreg.keras_replicates import make_replicate_fn as make_keras_replicate_fn
-
-        return make_keras_replicate_fn(params.models[model], params.network, params.data, params.train.epochs,
-                                       params.stats.seed)
-    return make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+    """The model's `Replicate`, as its seeds stage makes it."""
+    entry = params.models[model]
+    return trainers.get(entry.trainer).make_replicate(entry, params.network, params.data, params.train.epochs,
+                                                      params.stats.seed)
 
 
 def main():
@@ -92,7 +88,6 @@ def main():
         loop_val = np.array([float(r.validate_mse) for r in looped])
         np.testing.assert_allclose(batch_val, loop_val, rtol=1e-3, err_msg=f"{model}: batch and loop disagree")
         b, l, w = statistics.median(batch_ms), statistics.median(loop_ms), statistics.median(whole_ms)
-        t = statistics.median(tenths_ms)
         rows.append({"model": model, "n": a.n, "devices": len(devices), "device": devices[0].device_kind,
                      "loop_ms_per_network": l, "batch_ms_per_network": b, "loop_over_batch": l / b,
                      "one_program_ms_per_network": w,

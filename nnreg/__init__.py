@@ -1,32 +1,19 @@
-"""nnreg: the lecture "Neural Network Regression with JAX" as a reproducible pipeline.
+"""nnreg: the lecture "Neural Network Regression with JAX" as a reproducible DVC pipeline.
 
-The library is pure: functions take arrays and small records and return them.
-Only `nnreg.io` and the scripts in `stages/` touch the disk.
+The package, by role (each folder's own docstring says more):
+
+- `core/`: the pure library. The data generator, the network, the jitted training loop,
+  the optimizers, batches of replicates, evaluation and statistics: functions of arrays
+  and small records. No files, no environment variables, no signals, no printing.
+- `trainers/`: one interface, two implementations chosen by name (`trainers.get("jax")`,
+  `trainers.get("keras")`): train one network; make one replicate for a batch.
+- `params/`: params.yaml as typed, validated records (`schema`), its one-line errors
+  (`messages`), its loader (`load`) and its JSON Schema (`export`).
+- `runtime/`: the stages' edge. XLA's CPU target and the compilation cache (`machine`,
+  set up explicitly by each stage before JAX starts), output paths, progress lines, stop
+  signals and all-or-none writes (`stage`), atomic files (`files`).
+- `report/`: presentation. Labels, the lecture's published numbers, tables and figures.
+
+The scripts in `stages/` are the entry points: each reads its params, calls the library,
+and writes its outputs through `runtime`.
 """
-
-# The lecture's four ways of training the same network. Every model is an entry under
-# `models:` in params.yaml; its name is used everywhere (stage names, file names, metrics).
-LECTURE_MODELS = ("keras", "gd", "optax_sgd", "optax_adam")
-
-# The four strategies of the lecture's Exercise 23.1, as params.yaml's defaults name them.
-EXERCISE_MODELS = ("deep", "deep_schedule", "deep_schedule_l2", "adam_l2")
-
-# Human names, as in the lecture's tables; any other model is shown by its name.
-METHOD_NAMES = {
-    "keras": "Keras",
-    "gd": "Pure JAX (hand-coded GD)",
-    "optax_sgd": "JAX + Optax SGD",
-    "optax_adam": "JAX + Optax ADAM",
-    "deep": "1. Deeper network (6 layers)",
-    "deep_schedule": "2. Deeper network + LR schedule",
-    "deep_schedule_l2": "3. Strategy 2 + L2 regularization",
-    "adam_l2": "4. Baseline + L2 regularization",
-}
-
-
-def method_name(model: str) -> str:
-    return METHOD_NAMES.get(model, model)
-
-
-class NnregError(Exception):
-    """An error a user can fix (bad params, a missing or corrupt file); printed as one line."""

@@ -3,11 +3,12 @@ paired by replicate -> metrics/compare.json; each swept model's best learning ra
 -> metrics/sweep.json; long-format plot data (differences, sweeps) -> plots/compare/."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg.cli import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, log, run_stage, seeds_path
-from nnreg.cli import all_or_none, sweep_path
-from nnreg.config import load_params
-from nnreg.io import SWEEP_COLUMNS, read_seeds, read_sweep, write_json, write_rows
-from nnreg.stats import best_learning_rate, compare_paired
+from nnreg.core.stats import best_learning_rate, compare_paired
+from nnreg.params.load import load_params
+from nnreg.runtime.files import SWEEP_COLUMNS, read_seeds, read_sweep, write_json, write_rows
+from nnreg.runtime.paths import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, seeds_path, sweep_path
+from nnreg.runtime.progress import log
+from nnreg.runtime.stage import all_or_none, run_stage
 
 
 def main(argv):

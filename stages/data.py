@@ -1,14 +1,16 @@
 """Stage data: the lecture's seeded training and validation sets -> data/dataset.npz."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg import machine
+from nnreg.runtime import machine
 
-machine.setup()  # before JAX starts: the CPU target every machine compiles for (nnreg/machine.py)
+machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
 
-from nnreg.cli import DATASET, PARAMS, log, run_stage  # noqa: E402
-from nnreg.config import load_params  # noqa: E402
-from nnreg.data import make_dataset  # noqa: E402
-from nnreg.io import write_dataset  # noqa: E402
+from nnreg.core.data import make_dataset  # noqa: E402
+from nnreg.params.load import load_params  # noqa: E402
+from nnreg.runtime.files import write_dataset  # noqa: E402
+from nnreg.runtime.paths import DATASET, PARAMS  # noqa: E402
+from nnreg.runtime.progress import log  # noqa: E402
+from nnreg.runtime.stage import run_stage  # noqa: E402
 
 
 def main(argv):

@@ -6,12 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from nnreg import LECTURE_MODELS, files, method_name, report
-from nnreg.cli import COMPARE, DATASET, PARAMS, REPLICATES, SWEEP_METRICS, fit_path, history_path, log, metrics_path
-from nnreg.cli import run_stage, seeds_metrics_path, seeds_path, sweep_path, timing_path
-from nnreg.config import lecture_differences, load_params
-from nnreg.io import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history, read_json
-from nnreg.io import read_seeds, read_sweep, write_csv, write_json
+from nnreg.params.load import load_params
+from nnreg.report import figures, tables
+from nnreg.report.labels import LECTURE_MODELS, method_name
+from nnreg.report.lecture import lecture_differences
+from nnreg.runtime import schemas
+from nnreg.runtime.files import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history, read_json
+from nnreg.runtime.files import read_seeds, read_sweep, write_csv, write_json
+from nnreg.runtime.paths import COMPARE, DATASET, PARAMS, REPLICATES, SWEEP_METRICS, fit_path, history_path
+from nnreg.runtime.paths import metrics_path, seeds_metrics_path, seeds_path, sweep_path, timing_path
+from nnreg.runtime.progress import log
+from nnreg.runtime.stage import run_stage
 
 PLOTS = Path("plots")
 
@@ -21,16 +26,16 @@ def main(argv):
     models = params.model_names()
     baseline = params.stats.baseline
     dataset = read_dataset(DATASET)
-    metrics = {m: read_json(metrics_path(m), files.Metrics) for m in models}
-    timings = {m: read_json(timing_path(m), files.Timing) for m in models}
+    metrics = {m: read_json(metrics_path(m), schemas.MetricsFile) for m in models}
+    timings = {m: read_json(timing_path(m), schemas.TimingFile) for m in models}
     histories = {m: read_history(history_path(m)) for m in models}
     fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in models}
-    seeds = {m: read_json(seeds_metrics_path(m), files.Seeds) for m in models}
+    seeds = {m: read_json(seeds_metrics_path(m), schemas.SeedsFile) for m in models}
     replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in models}
     single = {m: metrics[m].get("validate_mse") for m in models}
-    compare = read_json(COMPARE, files.Compare)
+    compare = read_json(COMPARE, schemas.CompareFile)
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
-    best = read_json(SWEEP_METRICS, files.Sweep)
+    best = read_json(SWEEP_METRICS, schemas.SweepFile)
 
     # Long format, one colour per set or model in the DVC plots (.dvc/plots/*.json).
     write_csv(PLOTS / "data/points.csv", {
@@ -43,7 +48,7 @@ def main(argv):
         "x": np.concatenate([fits[m]["x"] for m in models]),
         "prediction": np.concatenate([fits[m]["prediction"] for m in models]),
     })
-    write_csv(PLOTS / "data/losses.csv", report.losses_long(histories))
+    write_csv(PLOTS / "data/losses.csv", tables.losses_long(histories))
     # Every replicate's validation MSE, long format, with each model's single run (replicate -1) marked.
     n = params.stats.n_seeds
     write_csv(REPLICATES, {
@@ -55,44 +60,44 @@ def main(argv):
                          dtype=object),
     })
 
-    rows = report.summary_rows(metrics, timings)
+    rows = tables.summary_rows(metrics, timings)
     by_model = {r["model"]: r for r in rows}
     lecture_rows = [r for r in rows if r["model"] in LECTURE_MODELS]
     exercise_rows = [r for r in rows if r["model"] not in LECTURE_MODELS]
-    seed_rows = report.seeds_rows(seeds, compare, single, {m: metrics[m].get("n_parameters") for m in models})
+    seed_rows = tables.seeds_rows(seeds, compare, single, {m: metrics[m].get("n_parameters") for m in models})
     noise = params.data.noise
     differences = {m: lecture_differences(params, m) for m in models}
 
     sections = [
         "## The lecture's methods (one run: data seed {}, init seed {})\n\n".format(
-            params.data.seed, params.network.init_seed) + report.summary_markdown(lecture_rows or rows, differences),
+            params.data.seed, params.network.init_seed) + tables.summary_markdown(lecture_rows or rows, differences),
     ]
     if exercise_rows:
         sections.append(f"## Exercise 23.1: strategies against {method_name(baseline)} (the same single run)\n\n"
-                        + report.exercise_markdown(exercise_rows, by_model[baseline], differences))
+                        + tables.exercise_markdown(exercise_rows, by_model[baseline], differences))
     sections.append(f"## Over {params.stats.n_seeds} replicates (fresh init and data noise each, the same for every "
                     f"model; stats.seed {params.stats.seed}), ranked by mean validation MSE\n\n"
-                    + report.seeds_markdown(seed_rows, baseline, noise, len(models) - 1))
+                    + tables.seeds_markdown(seed_rows, baseline, noise, len(models) - 1))
     sections.append(f"## Learning-rate sweep ({params.sweep.n_seeds} replicates a rate; mean validation MSE, "
-                    f"the best rate in bold)\n\n" + report.sweep_markdown(sweeps, best))
+                    f"the best rate in bold)\n\n" + tables.sweep_markdown(sweeps, best))
     summary = "\n".join(sections)
 
     write_json(PLOTS / "summary.json", {"single_run": rows, "replicates": seed_rows, "sweep": best})
     atomic_write_text(PLOTS / "summary.md", summary)
 
     diverged = {m: metrics[m].get("diverged", False) for m in models}
-    figures = {
-        "data.png": report.data_figure(*dataset),
-        "fits.png": report.fits_figure(dataset.x_validate, dataset.y_validate,
+    images = {
+        "data.png": figures.data_figure(*dataset),
+        "fits.png": figures.fits_figure(dataset.x_validate, dataset.y_validate,
                                        {m: fits[m]["prediction"] for m in models}, diverged),
-        "loss.png": report.loss_figure(histories),
-        "summary.png": report.summary_figure(rows),
-        "seeds.png": report.seeds_figure(replicates, single, noise),
-        "differences.png": report.differences_figure(compare, baseline),
-        "sweep.png": report.sweep_figure(sweeps, best),
+        "loss.png": figures.loss_figure(histories),
+        "summary.png": figures.summary_figure(rows),
+        "seeds.png": figures.seeds_figure(replicates, single, noise),
+        "differences.png": figures.differences_figure(compare, baseline),
+        "sweep.png": figures.sweep_figure(sweeps, best),
     }
-    for name, fig in figures.items():
-        atomic_write_bytes(PLOTS / "images" / name, report.png_bytes(fig))
+    for name, fig in images.items():
+        atomic_write_bytes(PLOTS / "images" / name, figures.png_bytes(fig))
     log(summary)
 
 

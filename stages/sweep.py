@@ -1,24 +1,22 @@
 """Stage sweep@<model>: validation MSE against learning rate, `sweep.learning_rates` times
-`sweep.n_seeds` replicates in one compiled, vmapped call over the devices (two host devices on a CPU)
--> plots/sweep/<model>.csv (one row a learning rate). A JAX model or Keras's: `sweep.models` is a
-list of names, so one script serves both trainers (and imports both)."""
+`sweep.n_seeds` replicates in one compiled, vmapped program over the devices (two host devices on
+a CPU) -> plots/sweep/<model>.csv (one row a learning rate), metrics/timing/sweep/<model>.json."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg import machine
+from nnreg.runtime import machine
 
-machine.setup()  # before JAX starts: the CPU target every machine compiles for (nnreg/machine.py)
+machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
 
 import numpy as np  # noqa: E402
 
-from nnreg.cli import PARAMS, Progress, all_or_none, batch_timing_path, log  # noqa: E402
-from nnreg.cli import model_arg, run_stage  # noqa: E402
-from nnreg.cli import sweep_path  # noqa: E402
-from nnreg.config import load_params  # noqa: E402
-from nnreg.io import SWEEP_COLUMNS, write_json, write_rows  # noqa: E402
-from nnreg.jax_replicates import make_replicate_fn  # noqa: E402
-from nnreg.keras_replicates import make_replicate_fn as make_keras_replicate_fn  # noqa: E402  (KERAS_BACKEND=jax)
-from nnreg.replicates import diverged, run_batch  # noqa: E402
-from nnreg.stats import sweep_table  # noqa: E402
+from nnreg import trainers  # noqa: E402
+from nnreg.core.replicates import diverged, run_batch  # noqa: E402
+from nnreg.core.stats import sweep_table  # noqa: E402
+from nnreg.params.load import load_params  # noqa: E402
+from nnreg.runtime.files import SWEEP_COLUMNS, write_json, write_rows  # noqa: E402
+from nnreg.runtime.paths import PARAMS, batch_timing_path, sweep_path  # noqa: E402
+from nnreg.runtime.progress import Progress, log  # noqa: E402
+from nnreg.runtime.stage import all_or_none, check_memory, model_arg, run_stage  # noqa: E402
 
 
 def main(argv):
@@ -28,15 +26,13 @@ def main(argv):
     # The grid, flattened: replicate i at every rate (so the rates are compared on the same draws).
     replicate = np.tile(np.arange(n_seeds), len(rates))
     rate_of = np.repeat(np.asarray(rates, dtype=np.float32), n_seeds)
-    if params.models[model].trainer == "keras":  # Keras's own initialisers and SGD step, the rate in its state
-        one = make_keras_replicate_fn(params.models[model], params.network, params.data, params.train.epochs,
-                                      params.stats.seed)
-    else:
-        one = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs, params.stats.seed)
+    entry = params.models[model]
+    one = trainers.get(entry.trainer).make_replicate(entry, params.network, params.data, params.train.epochs,
+                                                     params.stats.seed)
     progress = Progress(f"{model}: {len(replicate)} networks", params.train.epochs, "mean training loss")
-    result, timing = run_batch(one, replicate, rate_of,
-                               what=f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})",
-                               progress=lambda done, epochs, loss: progress(done, loss))
+    what = f"sweep@{model} ({len(rates)} sweep.learning_rates x sweep.n_seeds: {n_seeds})"
+    result, timing = run_batch(one, replicate, rate_of, progress=lambda done, epochs, loss: progress(done, loss),
+                               check=lambda batch: check_memory(batch, what))
     rows = sweep_table(rates, rate_of, result.validate_mse, diverged(result))
 
     with all_or_none():

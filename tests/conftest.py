@@ -1,7 +1,7 @@
 """Shared fixtures. nnreg's own tests run with strict rank promotion, as equinox's do.
 
-Not for Keras (its Dense adds a (k,) bias to (n, k)), and no strict dtype promotion:
-Optax's Adam mixes Python floats and int32 counts.
+Not the tests marked `keras` (Keras's Dense adds a (k,) bias to (n, k)), and no strict dtype
+promotion: Optax's Adam mixes Python floats and int32 counts.
 """
 
 import os
@@ -10,24 +10,25 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 # The stages' own CPU target (two host devices among its pins), before JAX starts: the tests
-# compute the committed bits, and the stages they run inherit the same XLA_FLAGS.
-from nnreg import machine  # noqa: E402
+# compute the committed bits, and the stages they run inherit the same XLA_FLAGS. Not the
+# user's compilation cache: the tests that run stages give them a cache of their own.
+from nnreg.runtime import machine  # noqa: E402
 
-machine.setup()
+machine.setup(compilation_cache=False)
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
 
-from nnreg.config import DataParams  # noqa: E402
-from nnreg.data import make_dataset  # noqa: E402
+from nnreg.core.data import make_dataset  # noqa: E402
+from nnreg.params.schema import DataParams  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
 def strict_rank_promotion(request):
-    if request.module.__name__.endswith("test_keras"):
+    if request.node.get_closest_marker("keras"):  # Keras's Dense adds a (k,) bias to (n, k)
         yield
         return
     with jax.numpy_rank_promotion("raise"):

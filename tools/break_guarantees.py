@@ -1,21 +1,24 @@
-"""Breaks each promise of the README's Guarantees table, one at a time, and checks that the test
-the row cites then fails: a test that cannot fail proves nothing.
+"""Breaks each promise of docs/guarantees.md, one at a time, and checks that the test the row
+cites then fails: a test that cannot fail proves nothing.
 
-    python tools/break_guarantees.py [--list] [WORDS]      (`make break-guarantees`; 20-30 min on 2 cores)
+    python tools/break_guarantees.py [--list | --check] [WORDS]    (`make break-guarantees`)
 
-For each break below: a fresh clone of the committed HEAD in a temporary folder, one edit
-(`old` -> `new` in `file`, a code change that breaks the promise), then the cited test,
-run there with this environment's Python. It must fail. Prints a table and exits 1 if
-any test passed with its promise broken (or a break no longer applies).
-WORDS: run only the breaks whose row or test contains them.
+Each break is one small edit (`old` -> `new`) to the function (or module-level name) that keeps
+a promise, found by name in its module (`where` is `path::name`, `path::Class.method` or
+`path::outer.inner`), or to a committed file (`where` is a path). For each: a fresh clone of
+the committed HEAD in a temporary folder, the edit, then the cited test, run there with this
+environment's Python. It must fail. Prints a table and exits 1 if any test passed with its
+promise broken, or if a break no longer applies (`--check` checks only that, running no test).
+WORDS: run only the breaks whose row, function or test contains them.
 
-tests/test_readme.py checks, in every test run, that every row of the table has a break
-here, that each break's edit still applies to the code, and that its test is cited in
-its row.
+tests/unit/test_docs.py checks, in every test run, that every row has a break and that each
+break's test exists and is cited in its row. Whether each edit still applies is checked here
+only (`--check`, and before every run), so a refactoring never has to start by rewriting them.
 """
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -28,197 +31,277 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class Break(NamedTuple):
-    row: str  # the start of the Guarantees row it breaks
+    row: str  # the start of the docs/guarantees.md row it breaks
     what: str  # the broken promise, in a few words
-    file: str
-    old: str  # occurs exactly once in `file`
+    where: str  # "path::name" (a function, method or module-level name, found by name), or a file's path
+    old: str  # occurs exactly once in that function's source (or in the file)
     new: str
     test: str  # pytest node id, cited in the row
 
 
-BREAKS = [
-    Break("The lecture's numbers", "Optax's learning rates 1 % higher", "nnreg/jax_training.py",
-          "return Optimizer(*getattr(optax, name)(rate, **{**fixed, **model.settings}))",
-          "return Optimizer(*getattr(optax, name)(rate * 1.01, **{**fixed, **model.settings}))",
-          "tests/test_training.py::test_lecture_numbers"),
-    Break("The lecture's numbers", "a committed Adam training MSE off in the 7th decimal", "metrics/optax_adam.json",
-          '"train_mse": 0.03587920963764191', '"train_mse": 0.0358797',
-          "tests/test_results.py::test_committed_metrics_are_the_lecture_numbers"),
-    Break("The lecture's numbers", "Keras's SGD rate 0.01 % higher", "nnreg/keras_training.py",
-          "keras.optimizers.SGD(learning_rate=learning_rate)", "keras.optimizers.SGD(learning_rate=learning_rate * 1.0001)",
-          "tests/test_keras.py::test_the_lecture_s_keras_run_gives_the_committed_metrics_exactly"),
-    Break("The exercise's four strategies", "the L2 penalty 1 % stronger", "nnreg/training.py",
-          "return error + l2 * l2_penalty(params), aux", "return error + 1.01 * l2 * l2_penalty(params), aux",
-          "tests/test_jax_training.py::test_the_exercise_numbers"),
-    Break("Every optimizer name trains", "momentum 0.91 instead of Optax's 0.9", "nnreg/jax_training.py",
-          '"momentum": ("sgd", {"momentum": 0.9}),', '"momentum": ("sgd", {"momentum": 0.91}),',
-          "tests/test_jax_training.py::test_optimizers_are_optax_s_with_their_settings"),
-    Break("A strategy is a params entry", "each trainer reads every model's params", "dvc.yaml",
-          "        - train\n        - models.${key}\n      outs:\n        - models/${key}.npz",
-          "        - train\n        - models\n      outs:\n        - models/${key}.npz",
-          "tests/test_pipeline.py::test_a_strategy_added_through_params_runs_only_its_stages"),
-    Break("Replicate *i* is the same replicate", "a replicate's draws follow its place in the batch", "nnreg/replicates.py",
-          "index_arg = jax.device_put(np.concatenate([indices,",
-          "index_arg = jax.device_put(np.concatenate([np.arange(n, dtype=np.int32),",
-          "tests/test_replicates.py::test_a_replicate_is_the_same_whatever_the_batch_padding_or_device_count"),
-    Break("The replicate statistics are scipy.stats'", "a 90 % interval called 95 %", "nnreg/stats.py",
-          "CONFIDENCE = 0.95", "CONFIDENCE = 0.90",
-          "tests/test_pipeline.py::test_statistics_recomputed_from_the_replicates_match_the_metrics"),
-    Break("A sweep that reaches divergence", "the best rate chosen among diverging rates too", "nnreg/stats.py",
-          'healthy = [r for r in rows if r["diverged_fraction"] == 0 and r["validate_mse_mean"] is not None]',
-          'healthy = [r for r in rows if r["validate_mse_mean"] is not None]',
-          "tests/test_stats.py::test_sweep_rows_and_the_best_rate"),
-    Break("A sweep that reaches divergence", "a rate where every replicate diverged not marked", "nnreg/stats.py",
-          '"diverged_fraction": float(diverged[at].mean())', '"diverged_fraction": float(diverged[at].mean() < 1)',
-          "tests/test_pipeline.py::test_a_sweep_that_reaches_divergence_marks_it"),
-    Break("Hand GD and Optax SGD end with the same bits", "hand GD's step off by one part in 10^7",
-          "nnreg/jax_training.py", "lambda g: -learning_rate * g, grads", "lambda g: -learning_rate * g * 1.0000001, grads",
-          "tests/test_training.py::test_hand_gd_equals_optax_sgd_bit_for_bit"),
-    Break("Keras with the JAX models' initial weights", "Keras's SGD with momentum", "nnreg/keras_training.py",
-          "keras.optimizers.SGD(learning_rate=learning_rate)", "keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.1)",
-          "tests/test_keras.py::test_keras_with_the_jax_initial_weights_follows_gd"),
-    Break("Gradients match finite differences", "He-normal's variance 1/in instead of 2/in", "nnreg/network.py",
-          "* jnp.sqrt(2 / in_dim)", "* jnp.sqrt(1 / in_dim)", "tests/test_network.py::test_he_scale"),
-    Break("Gradients match finite differences", "the curve sqrt(x) + cos(x)", "nnreg/data.py",
-          "return x**0.5 + jnp.sin(x)", "return x**0.5 + jnp.cos(x)", "tests/test_data.py::test_formula_and_shapes"),
-    Break("Same seed, byte-identical", "today's date in the .npz's zip entries", "nnreg/io.py",
-          "date_time=(1980, 1, 1, 0, 0, 0)", "date_time=__import__('time').localtime()[:6]",
-          "tests/test_io.py::test_npz_bytes_are_deterministic_and_readable"),
-    Break("Two `dvc repro` runs from scratch", "the clock in the fit CSV", "nnreg/outputs.py",
-          '"prediction": predict(network, dataset.x_validate, activation)})',
-          '"prediction": predict(network, dataset.x_validate, activation) + __import__("time").time() % 1e-3})',
-          "tests/test_faults.py::test_two_runs_from_scratch_give_the_same_bytes"),
-    Break("The committed results reproduce", "the CI check skipping the models' md5s", "tools/check_reproduced.py",
-          'return (path == "metrics" or', 'return (path.startswith("models/") or path == "metrics" or',
-          "tests/test_ci_check.py::test_the_lock_comparison_sees_every_deterministic_change_and_only_those"),
-    Break("The same bits on any x86-64 CPU", "the host device count follows the cores", "nnreg/machine.py",
-          '    "--xla_force_host_platform_device_count": "2",\n',
-          '    "--xla_force_host_platform_device_count": str(len(os.sched_getaffinity(0))),\n',
-          "tests/test_machine.py::test_a_replicate_batch_has_the_same_bits_whatever_the_number_of_cores"),
-    Break("The same bits on any x86-64 CPU", "YNNPACK's kernels left to its per-CPU cost model", "nnreg/machine.py",
-          '    "--xla_cpu_enable_platform_dependent_math": "false",\n', "",
-          "tests/test_jax_training.py::test_the_exercise_numbers"),
-    Break("The same bits on any x86-64 CPU", "a user's flag overridden by the pins", "nnreg/machine.py",
-          "for name, value in pins.items() if name not in given]", "for name, value in pins.items()]",
-          "tests/test_machine.py::test_the_portable_target_adds_its_three_pins_and_never_overrides_the_user_s"),
-    Break("On another machine (simulated", "a committed validation MSE off by 2e-5 relative", "metrics/gd.json",
-          '"validate_mse": 0.04211943596601486', '"validate_mse": 0.0421203',
-          "tests/test_portability.py::test_every_single_run_agrees_within_its_stated_tolerance"),
-    Break("Every timing file records the machine", "the trainers' timing files without the machine",
-          "nnreg/outputs.py", ', "machine": machine.record()})', "})",
-          "tests/test_machine.py::test_a_stage_records_its_machine_and_honours_the_user_s_flags"),
-    Break("Every timing file records the machine", "one compilation cache folder for every CPU", "nnreg/cli.py",
-          '/ "nnreg" / "jax" / machine_id()', '/ "nnreg" / "jax"',
-          "tests/test_machine.py::test_the_compilation_cache_has_a_folder_per_cpu_kind"),
-    Break("A clone is up to date without retraining", "the models back in DVC's cache", "dvc.yaml",
-          "        - models/${key}.npz:\n            cache: false\n", "        - models/${key}.npz\n",
-          "tests/test_pipeline.py::test_a_clone_is_up_to_date_without_retraining"),
-    Break("The per-model stages are made from `models:`", "a trainer not depending on the module that writes "
-          "its outputs", "dvc.yaml", "        - nnreg/outputs.py\n", "",
-          "tests/test_dvc_yaml.py::test_stage_deps_are_exactly_the_modules_the_script_imports"),
-    Break("`dvc plots show` and `dvc plots diff` pages", "the loss plot's y field misnamed", "dvc.yaml",
-          "plots/data/losses.csv: loss", "plots/data/losses.csv: losses",
-          "tests/test_plots_page.py::test_every_plot_draws_offline_in_a_real_browser"),
-    Break("One changed learning rate reruns only", "the replicate stages read every model's params", "dvc.yaml",
-          "        - stats.seed\n        - models.${key}", "        - stats.seed\n        - models",
-          "tests/test_pipeline.py::test_one_learning_rate_reruns_only_its_model"),
-    Break("Changing the point count really reruns", "the data stage not reading data.n_points", "dvc.yaml",
-          "    params:\n      - data\n    outs:", "    params:\n      - data.seed\n      - data.noise\n    outs:",
-          "tests/test_pipeline.py::test_changing_the_point_count_reruns_the_data_stage"),
-    Break("A training stage killed mid-fit", "writes straight into place (no temporary file)", "nnreg/io.py",
-          "fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f\".{path.name}.\", suffix=\".tmp\")",
-          "fd, tmp = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), str(path)",
-          "tests/test_io.py::test_a_write_killed_before_the_rename_leaves_the_old_file"),
-    Break("A training stage killed mid-fit", "a stop signal while writing not held", "nnreg/cli.py",
-          "    if not _writing:\n        raise KeyboardInterrupt", "    raise KeyboardInterrupt",
-          "tests/test_stages.py::test_a_trainer_told_to_stop_while_writing_finishes_every_output_then_stops"),
-    Break("A training stage killed mid-fit", "a lost KeyboardInterrupt not checked before writing", "nnreg/cli.py",
-          "    try:\n        ensure_not_interrupted()\n        yield", "    try:\n        yield",
-          "tests/test_stages.py::test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost"),
-    Break("A deleted model or a garbage `.npz`", "a garbage .npz is a traceback", "nnreg/io.py",
-          "_BAD_FILE = (OSError, ValueError, zipfile.BadZipFile, EOFError)", "_BAD_FILE = (OSError,)",
-          "tests/test_io.py::test_missing_and_corrupt_files_name_the_file"),
-    Break("Divergence (e.g. learning rate 10)", "a non-finite training loss not noticed", "nnreg/training.py",
-          "first_bad = jnp.where(~already_bad & bad, index, first_bad)", "first_bad = first_bad",
-          "tests/test_training.py::test_divergence_is_detected_and_parameters_stay_finite"),
-    Break("Two `dvc exp run --queue` experiments", "experiments sharing a learning rate through a shared folder",
-          "stages/train_jax.py", "    initial = init_model(spec, jax.random.PRNGKey(params.network.init_seed))",
-          "    import os; shared = os.path.join(os.environ.get('JAX_COMPILATION_CACHE_DIR', '/tmp'), model + '.lr')\n"
-          "    open(shared, 'a').write(f'{spec.learning_rate}\\n')\n"
-          "    spec = spec.model_copy(update={'learning_rate': float(open(shared).readline())})\n"
-          "    initial = init_model(spec, jax.random.PRNGKey(params.network.init_seed))",
-          "tests/test_faults.py::test_parallel_queued_experiments_each_get_their_own_metrics"),
-    Break("Bad params (wrong types", "a date that does not exist is a traceback", "nnreg/config.py",
-          "except (ValueError, KeyError, AttributeError, OverflowError) as e:", "except (KeyError,) as e:",
-          "tests/test_config.py::test_values_yaml_parses_but_cannot_build_fail_in_one_line"),
-    Break("Bad params (wrong types", "an error names the parent of the broken key", "nnreg/config.py",
-          '    key = _dotted(error["loc"], raw)\n', '    key = _dotted(error["loc"][:-1], raw) or "params"\n',
-          "tests/test_params_fuzz.py::test_mutated_params_load_or_fail_naming_the_key"),
-    Break("A failed write (disk full", "a failed write is a traceback", "nnreg/io.py",
-          "        if isinstance(e, OSError):\n            raise DataFileError", "        if False:\n            raise DataFileError",
-          "tests/test_io.py::test_a_failed_write_leaves_no_trace_and_names_the_file"),
-    Break("A failed write (disk full", "a metrics file's MSE may be a string", "nnreg/files.py",
-          "    train_mse: Optional[float]\n", "    train_mse: Optional[float | str]\n",
-          "tests/test_io.py::test_the_pipeline_s_json_files_are_read_against_their_schema"),
-    Break("A failed write (disk full", "a bug reading a file called a bad file", "nnreg/io.py",
-          "    except _BAD_FILE as e:", "    except Exception as e:",
-          "tests/test_io.py::test_only_what_a_bad_file_raises_becomes_a_file_error"),
-    Break("A `dvc.yaml` pointing at a missing file", "an x of shape (n, 2) accepted", "nnreg/io.py",
-          "if a.ndim != 2 or a.shape[1] != 1 or a.shape[0] < 2:", "if a.ndim != 2 or a.shape[0] < 2:",
-          "tests/test_io.py::test_wrong_shapes_are_refused"),
-    Break("The README's result tables are rows", "a README result off by one digit", "README.md",
-          "| JAX + Optax ADAM | 251 | ", "| JAX + Optax ADAM | 252 | ",
-          "tests/test_results.py::test_the_readme_s_result_tables_are_the_committed_summary_s"),
-    Break("JAX's compilation cache changes no bit", "the cache never used", "nnreg/cli.py",
-          "        jax.config.update(\"jax_compilation_cache_dir\", str(path))\n", "",
-          "tests/test_stages.py::test_the_compilation_cache_is_used_and_changes_no_bit"),
-    Break("JAX's compilation cache changes no bit", "the cache left off where nnreg.cli comes before JAX",
-          "nnreg/cli.py", "        sys.meta_path.insert(0, _AfterImport(\"jax\", configure))\n", "        pass\n",
-          "tests/test_stages.py::test_stages_import_jax_only_to_compute_and_then_use_the_cache"),
-    Break("The lock pins every installed package", "a package's pin not the installed version", "requirements.lock",
-          "\npyyaml==", "\npyyaml==0.0.1\nunused-name==",
-          "tests/test_setup.py::test_every_installed_package_is_pinned_at_its_installed_version"),
-    Break("The params are pydantic models", "a stale schema (epochs without its bound)", "params.schema.json",
-          '"default": 4000,\n          "exclusiveMinimum": 0,\n', '"default": 4000,\n',
-          "tests/test_config.py::test_the_committed_schema_is_generated_from_the_params_models"),
-    Break("Keras's `loop: scan` is `fit`'s run", "the scan goes on updating after a NaN", "nnreg/keras_training.py",
-          "state = jax.tree.map(lambda old, now: jnp.where(stopped, old, now), state, tuple(new))",
-          "state = tuple(new)", "tests/test_keras.py::test_the_scan_loop_is_fit_bit_for_bit"),
-    Break("Keras's `loop: scan` is `fit`'s run", "the stage ignores `loop`", "stages/train_keras.py",
-          "progress=Progress(model, epochs), loop=k.loop)", "progress=Progress(model, epochs))",
-          "tests/test_pipeline.py::test_the_keras_scan_loop_gives_fit_s_results_through_dvc"),
-    Break("Long stages print progress", "a line every fifth of the run", "nnreg/cli.py",
-          "done - self.last_done < self.total / 10", "done - self.last_done < self.total / 5",
-          "tests/test_stages.py::test_progress_lines_come_every_tenth_of_the_run_or_five_seconds_and_at_the_end"),
-    Break("`make exp` prints the experiments", "the README's flowchart missing an edge", "README.md",
-          "    seeds@model --> report\n", "",
-          "tests/test_dvc_yaml.py::test_the_readme_s_flowchart_is_dvc_s_dag"),
-    Break("Outside the project's environment", "a stage without its environment check", "stages/_env.py",
-          "if missing:\n", "if False:\n",
-          "tests/test_pipeline.py::test_dvc_repro_outside_the_environment_says_to_activate_it"),
-    Break("The summary shows the lecture's published numbers", "the lecture's columns beside any model",
-          "nnreg/config.py", '    if model not in lecture["models"]:\n        return [f"models.{model}"]\n    return [',
-          '    return []\n    return [',
-          "tests/test_config.py::test_lecture_differences_name_the_params_that_make_the_lecture_s_numbers_incomparable"),
-    Break("Keras's replicates are Keras's own training", "every replicate trains on replicate 0's data",
-          "nnreg/keras_replicates.py", "        x, y, _, _ = replicate_dataset(seed, index, data)\n",
-          "        x, y, _, _ = replicate_dataset(seed, 0, data)\n",
-          "tests/test_keras.py::test_a_keras_replicate_is_keras_s_fit_on_its_draws"),
-    Break("The training loop's shared forward pass", "a late non-finite validation loss keeps the bad update",
-          "nnreg/training.py",
-          "kept = jax.tree.map(lambda old, now: jnp.where(went_bad, old, now), previous, current)",
-          "kept = current",
-          "tests/test_training.py::test_the_shared_forward_pass_judges_divergence_as_the_separate_pass"),
-    Break("The training loop's shared forward pass", "a non-finite training loss not noticed by the shared pass",
-          "nnreg/training.py",
-          "first_bad = jnp.where(~already_bad & ~jnp.isfinite(train_loss), index, first_bad)",
-          "first_bad = first_bad",
-          "tests/test_training.py::test_the_shared_forward_pass_with_a_non_finite_training_loss"),
-]
+def _span(tree: ast.Module, qualname: str) -> tuple[int, int] | None:
+    """(first line, last line), 1-based, of the definition or assignment `qualname` in `tree`."""
+    nodes: list[ast.AST] = list(tree.body)
+    found = None
+    for part in qualname.split("."):
+        found = None
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == part:
+                found = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == part for t in targets):
+                    found = node
+        if found is None:
+            return None
+        nodes = [n for n in ast.walk(found) if n is not found]
+    return found.lineno, found.end_lineno
+
+
+def region(b: Break, root: Path = REPO) -> tuple[Path, int, int] | None:
+    """The file of a break and the character span its edit must fall in; None if its function is gone."""
+    file, _, name = b.where.partition("::")
+    path = root / file
+    if not path.is_file():
+        return None
+    text = path.read_text()
+    if not name:
+        return path, 0, len(text)
+    span = _span(ast.parse(text), name)
+    if span is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: span[0] - 1])
+    return path, start, start + sum(len(line) for line in lines[span[0] - 1: span[1]])
 
 
 def applies(b: Break, root: Path = REPO) -> bool:
-    return (root / b.file).read_text().count(b.old) == 1
+    """Whether the break's function (or file) is there and its edit occurs in it exactly once."""
+    found = region(b, root)
+    if found is None:
+        return False
+    path, start, end = found
+    return path.read_text()[start:end].count(b.old) == 1
+
+
+def apply(b: Break, root: Path) -> None:
+    path, start, end = region(b, root)
+    text = path.read_text()
+    path.write_text(text[:start] + text[start:end].replace(b.old, b.new) + text[end:])
+
+
+U, T, S, P = "tests/unit/", "tests/training/", "tests/stages/", "tests/pipeline/"
+
+BREAKS = [
+    Break("The lecture's numbers", "Optax's learning rates 1 % higher", "nnreg/core/optimizers.py::_optax.make",
+          "getattr(optax, name)(learning_rate,", "getattr(optax, name)(learning_rate * 1.01,",
+          T + "test_lecture.py::test_lecture_numbers"),
+    Break("The lecture's numbers", "a committed Adam training MSE off in the 7th decimal", "metrics/optax_adam.json",
+          '"train_mse": 0.03587920963764191', '"train_mse": 0.0358797',
+          U + "test_results.py::test_committed_metrics_are_the_lecture_numbers"),
+    Break("The lecture's numbers", "Keras's SGD rate 0.01 % higher", "nnreg/trainers/keras.py::build_model",
+          "keras.optimizers.SGD(learning_rate=learning_rate)", "keras.optimizers.SGD(learning_rate=learning_rate * 1.0001)",
+          T + "test_lecture.py::test_the_lecture_s_keras_run_gives_the_committed_metrics_exactly"),
+    Break("The exercise's four strategies", "the L2 penalty 1 % stronger", "nnreg/core/training.py::make_loss.loss",
+          "return error + l2 * l2_penalty(params), aux", "return error + 1.01 * l2 * l2_penalty(params), aux",
+          T + "test_lecture.py::test_the_exercise_numbers"),
+    Break("Every optimizer name trains", "momentum 0.91 instead of Optax's 0.9", "nnreg/core/optimizers.py::OPTAX",
+          '"momentum": ("sgd", {"momentum": 0.9}),', '"momentum": ("sgd", {"momentum": 0.91}),',
+          U + "test_optimizers.py::test_optimizers_are_optax_s_with_their_settings"),
+    Break("Every optimizer name trains", "no L2 traced as a zero penalty, not the plain MSE",
+          "nnreg/core/training.py::make_loss.loss", "        if l2 == 0.0:", "        if False:",
+          U + "test_optimizers.py::test_l2_penalises_weights_not_biases_as_the_lecture"),
+    Break("Every optimizer name trains", "an entry's own rate ignored", "nnreg/trainers/jax.py::optimizer_of",
+          "        rate = model.learning_rate", "        rate = 0.05",
+          U + "test_optimizers.py::test_a_learning_rate_override_may_be_traced"),
+    Break("A strategy is a params entry", "each trainer reads every model's params", "dvc.yaml",
+          "        - train\n        - models.${key}\n      outs:\n        - models/${key}.npz",
+          "        - train\n        - models\n      outs:\n        - models/${key}.npz",
+          P + "test_pipeline.py::test_a_strategy_added_through_params_runs_only_its_stages"),
+    Break("A strategy is a params entry", "an entry without `trainer` refused", "nnreg/params/schema.py::trainer_of",
+          'return DEFAULT_TRAINER if entry.get("trainer") is None else entry["trainer"]',
+          'return entry.get("trainer")', U + "test_params.py::test_a_strategy_is_a_params_entry"),
+    Break("Replicate *i* is the same replicate", "a replicate's draws follow its place in the batch",
+          "nnreg/core/replicates.py::compile_batch", "index_arg = jax.device_put(np.concatenate([indices,",
+          "index_arg = jax.device_put(np.concatenate([np.arange(n, dtype=np.int32),",
+          T + "test_replicates.py::test_a_replicate_is_the_same_whatever_the_batch_padding_or_device_count"),
+    Break("Replicate *i* is the same replicate", "keys from seed + i, not fold_in", "nnreg/core/replicates.py::replicate_keys",
+          "jax.random.fold_in(jax.random.PRNGKey(seed), index)", "jax.random.PRNGKey(seed + index)",
+          T + "test_replicates.py::test_replicate_i_draws_from_fold_in_of_the_seed_key"),
+    Break("Replicate *i* is the same replicate", "every replicate marked diverged when one is",
+          "nnreg/core/replicates.py::diverged", "(np.asarray(result.first_nonfinite_epoch) >= 0)",
+          "(np.asarray(result.first_nonfinite_epoch) >= 0).any()",
+          T + "test_replicates.py::test_divergence_is_reported_per_replicate"),
+    Break("The replicate statistics are scipy.stats'", "a 90 % interval called 95 %", "nnreg/core/stats.py::CONFIDENCE",
+          "CONFIDENCE = 0.95", "CONFIDENCE = 0.90",
+          P + "test_pipeline.py::test_statistics_recomputed_from_the_replicates_match_the_metrics"),
+    Break("The replicate statistics are scipy.stats'", "a tie counted as a win", "nnreg/core/stats.py::compare_paired",
+          "(both & (model < baseline))", "(both & (model <= baseline))",
+          U + "test_stats.py::test_a_tie_is_no_win_and_a_pair_where_both_diverged_is_no_win_either"),
+    Break("The replicate statistics are scipy.stats'", "both diverged counted as a win", "nnreg/core/stats.py::compare_paired",
+          "| (~model_bad & baseline_bad)", "| baseline_bad",
+          U + "test_stats.py::test_a_tie_is_no_win_and_a_pair_where_both_diverged_is_no_win_either"),
+    Break("The replicate statistics are scipy.stats'", "p = 0.05 called a difference", "nnreg/core/stats.py::verdict",
+          "if p_value < ALPHA:", "if p_value <= ALPHA:", U + "test_stats.py::test_the_verdict_needs_p_below_0_05_strictly"),
+    Break("A sweep that reaches divergence", "the best rate chosen among diverging rates too",
+          "nnreg/core/stats.py::best_learning_rate",
+          'healthy = [r for r in rows if r["diverged_fraction"] == 0 and r["validate_mse_mean"] is not None]',
+          'healthy = [r for r in rows if r["validate_mse_mean"] is not None]',
+          U + "test_stats.py::test_sweep_rows_and_the_best_rate"),
+    Break("A sweep that reaches divergence", "a rate where every replicate diverged not marked",
+          "nnreg/core/stats.py::sweep_table", '"diverged_fraction": float(diverged[at].mean())',
+          '"diverged_fraction": float(diverged[at].mean() < 1)',
+          P + "test_pipeline.py::test_a_sweep_that_reaches_divergence_marks_it"),
+    Break("Hand GD and Optax SGD end with the same bits", "hand GD's step off by one part in 10^7",
+          "nnreg/core/optimizers.py::gradient_descent", "lambda g: -learning_rate * g, grads",
+          "lambda g: -learning_rate * g * 1.0000001, grads",
+          T + "test_loop.py::test_hand_gd_equals_optax_sgd_bit_for_bit"),
+    Break("Keras with the JAX models' initial weights", "Keras's SGD with momentum", "nnreg/trainers/keras.py::build_model",
+          "keras.optimizers.SGD(learning_rate=learning_rate)", "keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.1)",
+          T + "test_keras.py::test_keras_with_the_jax_initial_weights_follows_gd"),
+    Break("Gradients match finite differences", "He-normal's variance 1/in instead of 2/in",
+          "nnreg/core/initializers.py::he_normal", "* jnp.sqrt(2 / in_dim)", "* jnp.sqrt(1 / in_dim)",
+          U + "test_network.py::test_he_scale"),
+    Break("Gradients match finite differences", "the curve sqrt(x) + cos(x)", "nnreg/core/data.py::true_function",
+          "return x**0.5 + jnp.sin(x)", "return x**0.5 + jnp.cos(x)", U + "test_data.py::test_formula_and_shapes"),
+    Break("Same seed, byte-identical", "today's date in the .npz's zip entries", "nnreg/runtime/files.py::npz_bytes",
+          "date_time=(1980, 1, 1, 0, 0, 0)", "date_time=__import__('time').localtime()[:6]",
+          U + "test_io.py::test_npz_bytes_are_deterministic_and_readable"),
+    Break("Two `dvc repro` runs from scratch", "the clock in the fit CSV", "stages/train.py::main",
+          '"prediction": predict(network, dataset.x_validate, trained.activation)})',
+          '"prediction": predict(network, dataset.x_validate, trained.activation) + __import__("time").time() % 1e-3})',
+          P + "test_faults.py::test_two_runs_from_scratch_give_the_same_bytes"),
+    Break("The committed results reproduce", "the CI check skipping the models' md5s",
+          "tools/check_reproduced.py::holds_clock_readings", "return any(", 'return path.startswith("models/") or any(',
+          S + "test_ci_check.py::test_the_lock_comparison_sees_every_deterministic_change_and_only_those"),
+    Break("The same bits on any x86-64 CPU", "the host device count follows the cores",
+          "nnreg/runtime/machine.py::PORTABLE_FLAGS", '"--xla_force_host_platform_device_count": "2",',
+          '"--xla_force_host_platform_device_count": str(len(os.sched_getaffinity(0))),',
+          S + "test_machine.py::test_a_replicate_batch_has_the_same_bits_whatever_the_number_of_cores"),
+    Break("The same bits on any x86-64 CPU", "YNNPACK's kernels left to its per-CPU cost model",
+          "nnreg/runtime/machine.py::PORTABLE_FLAGS", '    "--xla_cpu_enable_platform_dependent_math": "false",\n', "",
+          T + "test_lecture.py::test_the_exercise_numbers"),
+    Break("The same bits on any x86-64 CPU", "a user's flag overridden by the pins", "nnreg/runtime/machine.py::xla_flags",
+          "for name, value in pins.items() if name not in given]", "for name, value in pins.items()]",
+          U + "test_machine.py::test_the_portable_target_adds_its_three_pins_and_never_overrides_the_user_s"),
+    Break("On another machine (simulated", "a committed validation MSE off by 2e-5 relative", "metrics/gd.json",
+          '"validate_mse": 0.04211943596601486', '"validate_mse": 0.0421203',
+          T + "test_portability.py::test_every_single_run_agrees_within_its_stated_tolerance"),
+    Break("Every timing file records the machine", "the trainers' timing files without the machine",
+          "stages/train.py::main", ', "machine": machine.record()})', "})",
+          S + "test_machine.py::test_a_stage_records_its_machine_and_honours_the_user_s_flags"),
+    Break("Every timing file records the machine", "one compilation cache folder for every CPU",
+          "nnreg/runtime/machine.py::compilation_cache_dir", '/ "nnreg" / "jax" / machine_id()', '/ "nnreg" / "jax"',
+          U + "test_machine.py::test_the_compilation_cache_has_a_folder_per_cpu_kind"),
+    Break("A clone is up to date without retraining", "the models back in DVC's cache", "dvc.yaml",
+          "        - models/${key}.npz:\n            cache: false\n", "        - models/${key}.npz\n",
+          P + "test_pipeline.py::test_a_clone_is_up_to_date_without_retraining"),
+    Break("The per-model stages are made from `models:`", "a trainer stage not depending on the trainers", "dvc.yaml",
+          "        - nnreg/runtime/stage.py\n        - nnreg/trainers\n      params:\n        - data.x_min",
+          "        - nnreg/runtime/stage.py\n      params:\n        - data.x_min",
+          S + "test_dvc_yaml.py::test_each_stage_s_imports_lie_within_its_deps_and_every_dep_is_imported"),
+    Break("No module imports another in a cycle", "the optimizers importing the loop that imports them",
+          "nnreg/core/optimizers.py::make_schedule", "    import optax\n",
+          "    import optax\n\n    import nnreg.core.training  # noqa: F401\n",
+          U + "test_layout.py::test_no_module_imports_another_in_a_cycle"),
+    Break("`dvc plots show` and `dvc plots diff` pages", "the loss plot's y field misnamed", "dvc.yaml",
+          "plots/data/losses.csv: loss", "plots/data/losses.csv: losses",
+          P + "test_plots_page.py::test_every_plot_draws_offline_in_a_real_browser"),
+    Break("One changed learning rate reruns only", "the replicate stages read every model's params", "dvc.yaml",
+          "        - stats.seed\n        - models.${key}", "        - stats.seed\n        - models",
+          P + "test_pipeline.py::test_one_learning_rate_reruns_only_its_model"),
+    Break("Changing the point count really reruns", "the data stage not reading data.n_points", "dvc.yaml",
+          "    params:\n      - data\n    outs:", "    params:\n      - data.seed\n      - data.noise\n    outs:",
+          P + "test_pipeline.py::test_changing_the_point_count_reruns_the_data_stage"),
+    Break("A training stage killed mid-fit", "writes straight into place (no temporary file)",
+          "nnreg/runtime/files.py::atomic_write_bytes",
+          "fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f\".{path.name}.\", suffix=\".tmp\")",
+          "fd, tmp = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), str(path)",
+          U + "test_io.py::test_a_write_killed_before_the_rename_leaves_the_old_file"),
+    Break("A training stage killed mid-fit", "a stop signal while writing not held", "nnreg/runtime/stage.py::_on_stop_signal",
+          "    if not _stop.writing:\n        raise KeyboardInterrupt", "    raise KeyboardInterrupt",
+          S + "test_stages.py::test_a_trainer_told_to_stop_while_writing_finishes_every_output_then_stops"),
+    Break("A training stage killed mid-fit", "a lost KeyboardInterrupt not checked before writing",
+          "nnreg/runtime/stage.py::all_or_none", "    try:\n        ensure_not_interrupted()\n        yield",
+          "    try:\n        yield",
+          S + "test_stages.py::test_a_trainer_told_to_stop_writes_nothing_even_if_the_interrupt_is_lost"),
+    Break("A deleted model or a garbage `.npz`", "a garbage .npz is a traceback", "nnreg/runtime/files.py::_BAD_FILE",
+          "_BAD_FILE = (OSError, ValueError, zipfile.BadZipFile, EOFError)", "_BAD_FILE = (OSError,)",
+          U + "test_io.py::test_missing_and_corrupt_files_name_the_file"),
+    Break("Divergence (e.g. learning rate 10)", "a non-finite loss not noticed", "nnreg/core/training.py::make_epoch.epoch",
+          "first_bad = first_bad_epoch(first_bad, index, bad)", "first_bad = first_bad",
+          T + "test_loop.py::test_divergence_is_detected_and_parameters_stay_finite"),
+    Break("Two `dvc exp run --queue` experiments", "experiments sharing a learning rate through a shared folder",
+          "stages/train.py::main", "    trained = trainers.get(entry.trainer)",
+          "    import os; shared = os.path.join(os.environ.get('JAX_COMPILATION_CACHE_DIR', '/tmp'), model + '.lr')\n"
+          "    open(shared, 'a').write(f'{entry.learning_rate}\\n')\n"
+          "    entry = entry.model_copy(update={'learning_rate': float(open(shared).readline())})\n"
+          "    trained = trainers.get(entry.trainer)",
+          P + "test_faults.py::test_parallel_queued_experiments_each_get_their_own_metrics"),
+    Break("Bad params (wrong types", "a date that does not exist is a traceback", "nnreg/params/load.py::load_params",
+          "except (ValueError, KeyError, AttributeError, OverflowError) as e:", "except (KeyError,) as e:",
+          U + "test_params.py::test_values_yaml_parses_but_cannot_build_fail_in_one_line"),
+    Break("Bad params (wrong types", "an error names the parent of the broken key", "nnreg/params/messages.py::one_line",
+          '    key = _dotted(error["loc"], raw)\n', '    key = _dotted(error["loc"][:-1], raw) or "params"\n',
+          S + "test_params_fuzz.py::test_mutated_params_load_or_fail_naming_the_key"),
+    Break("A failed write (disk full", "a failed write is a traceback", "nnreg/runtime/files.py::atomic_write_bytes",
+          "        if isinstance(e, OSError):\n            raise DataFileError", "        if False:\n            raise DataFileError",
+          U + "test_io.py::test_a_failed_write_leaves_no_trace_and_names_the_file"),
+    Break("A failed write (disk full", "a metrics file's MSE may be a string", "nnreg/runtime/schemas.py::MetricsFile",
+          "    train_mse: Optional[float]\n", "    train_mse: Optional[float | str]\n",
+          U + "test_io.py::test_the_pipeline_s_json_files_are_read_against_their_schema"),
+    Break("A failed write (disk full", "a bug reading a file called a bad file", "nnreg/runtime/files.py::_reading",
+          "    except _BAD_FILE as e:", "    except Exception as e:",
+          U + "test_io.py::test_only_what_a_bad_file_raises_becomes_a_file_error"),
+    Break("A `dvc.yaml` pointing at a missing file", "an x of shape (n, 2) accepted", "nnreg/runtime/files.py::read_dataset",
+          "if a.ndim != 2 or a.shape[1] != 1 or a.shape[0] < 2:", "if a.ndim != 2 or a.shape[0] < 2:",
+          U + "test_io.py::test_wrong_shapes_are_refused"),
+    Break("The README's result tables are rows", "a README result off by one digit", "README.md",
+          "| 1 | JAX + Optax ADAM | 251 | 0.042471 |", "| 1 | JAX + Optax ADAM | 251 | 0.042472 |",
+          U + "test_results.py::test_the_readme_s_result_tables_are_the_committed_summary_s"),
+    Break("JAX's compilation cache changes no bit", "the cache never used", "nnreg/runtime/machine.py::use_compilation_cache",
+          "    jax.config.update(\"jax_compilation_cache_dir\", str(path))\n", "",
+          S + "test_stages.py::test_the_compilation_cache_is_used_and_changes_no_bit"),
+    Break("JAX's compilation cache changes no bit", "a JAX stage that sets up nothing", "stages/seeds.py",
+          "machine.setup()  # before JAX starts", "pass  # before JAX starts",
+          S + "test_stages.py::test_every_jax_stage_sets_up_its_machine_and_cache_before_jax_starts"),
+    Break("The lock pins every installed package", "a package's pin not the installed version", "requirements.lock",
+          "\npyyaml==", "\npyyaml==0.0.1\nunused-name==",
+          S + "test_setup.py::test_every_installed_package_is_pinned_at_its_installed_version"),
+    Break("The params are pydantic models", "a stale schema (epochs without its bound)", "params.schema.json",
+          '"default": 4000,\n          "exclusiveMinimum": 0,\n', '"default": 4000,\n',
+          U + "test_params.py::test_the_committed_schema_is_generated_from_the_params_models"),
+    Break("Keras's `loop: scan` is `fit`'s run", "the scan goes on updating after a NaN",
+          "nnreg/trainers/keras.py::train_scan", "state = hold(stopped, state, new)", "state = new",
+          T + "test_keras.py::test_the_scan_loop_is_fit_bit_for_bit"),
+    Break("Keras's `loop: scan` is `fit`'s run", "the trainer ignores `loop`", "nnreg/trainers/keras.py::train",
+          "progress=progress, loop=entry.loop)", "progress=progress)",
+          P + "test_pipeline.py::test_the_keras_scan_loop_gives_fit_s_results_through_dvc"),
+    Break("Long stages print progress", "a line every fifth of the run", "nnreg/runtime/progress.py::Progress.__call__",
+          "done - self.last_done < self.total / 10", "done - self.last_done < self.total / 5",
+          S + "test_stages.py::test_progress_lines_come_every_tenth_of_the_run_or_five_seconds_and_at_the_end"),
+    Break("`make exp` prints the experiments", "the docs' flowchart missing an edge", "docs/pipeline.md",
+          "    seeds@model --> report\n", "", S + "test_dvc_yaml.py::test_the_docs_flowchart_is_dvc_s_dag"),
+    Break("Outside the project's environment", "a stage without its environment check", "stages/_env.py",
+          "if missing:\n", "if False:\n",
+          P + "test_pipeline.py::test_dvc_repro_outside_the_environment_says_to_activate_it"),
+    Break("The summary shows the lecture's published numbers", "the lecture's columns beside any model",
+          "nnreg/report/lecture.py::lecture_differences",
+          '    if model not in lecture["models"]:\n        return [f"models.{model}"]\n    return [',
+          '    return []\n    return [',
+          U + "test_report.py::test_lecture_differences_name_the_params_that_make_the_lecture_s_numbers_incomparable"),
+    Break("Keras's replicates are Keras's own training", "every replicate trains on replicate 0's data",
+          "nnreg/trainers/keras.py::make_replicate.advance", "x, y, _, _ = replicate_dataset(seed, index, data)",
+          "x, y, _, _ = replicate_dataset(seed, 0, data)",
+          T + "test_keras.py::test_a_keras_replicate_is_keras_s_fit_on_its_draws"),
+    Break("The training loop's shared forward pass", "a late non-finite validation loss keeps the bad update",
+          "nnreg/core/training.py::_train_shared_x", "kept = hold(went_bad, previous, current)", "kept = current",
+          T + "test_loop.py::test_the_shared_forward_pass_judges_divergence_as_the_separate_pass"),
+    Break("The training loop's shared forward pass", "a non-finite training loss not noticed by the shared pass",
+          "nnreg/core/training.py::_train_shared_x",
+          "first_bad = first_bad_epoch(first_bad, index, ~jnp.isfinite(train_loss))", "first_bad = first_bad",
+          T + "test_loop.py::test_the_shared_forward_pass_with_a_non_finite_training_loss"),
+]
 
 
 def run_break(b: Break) -> tuple[str, float, str]:
@@ -228,8 +311,7 @@ def run_break(b: Break) -> tuple[str, float, str]:
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         if not applies(b, clone):
             return "BREAK DOES NOT APPLY", 0.0, ""
-        path = clone / b.file
-        path.write_text(path.read_text().replace(b.old, b.new))
+        apply(b, clone)
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", b.test],
                               cwd=clone, capture_output=True, text=True)
@@ -243,17 +325,23 @@ def run_break(b: Break) -> tuple[str, float, str]:
 
 def main(argv: list[str]) -> int:
     words = [a for a in argv[1:] if not a.startswith("--")]
-    chosen = [b for b in BREAKS if all(w in b.row or w in b.test for w in words)]
+    chosen = [b for b in BREAKS if all(w in b.row or w in b.where or w in b.test for w in words)]
     if "--list" in argv:
         for b in chosen:
-            print(f"{b.row} | {b.what} | {b.test}")
+            print(f"{b.row} | {b.what} | {b.where} | {b.test}")
         return 0
+    if "--check" in argv:
+        stale = [b for b in chosen if not applies(b)]
+        for b in stale:
+            print(f"no longer applies: {b.where}: {b.what}")
+        print(f"{len(chosen) - len(stale)} of {len(chosen)} breaks apply")
+        return 1 if stale else 0
     print("| Guarantee (row starts) | Break | Test | Result | s |\n| --- | --- | --- | --- | ---: |", flush=True)
     bad = 0
     for b in chosen:
         result, seconds, detail = run_break(b)
         bad += not result.startswith("fails")
-        print(f"| {b.row} | {b.what} (`{b.file}`) | `{b.test.split('/')[-1]}` | {result} | {seconds:.0f} |", flush=True)
+        print(f"| {b.row} | {b.what} (`{b.where}`) | `{b.test.split('/')[-1]}` | {result} | {seconds:.0f} |", flush=True)
         if not result.startswith("fails"):
             print(f"    {detail}", file=sys.stderr, flush=True)
     print(f"{len(chosen) - bad} of {len(chosen)} breaks caught")

@@ -30,12 +30,18 @@ RESULTS = ("data", "models", "metrics", "plots")  # the folders the pipeline wri
 SKIPPED_FILES = ("plots/images/summary.png",)  # draws the runtimes: no part of it is comparable
 
 
-def has_clock_readings(path: str) -> bool:
-    return path.startswith("metrics/timing/") or path in ("plots/summary.json", "plots/summary.md")
+# The files that hold clock readings (runtimes): every timing file, and the summary.
+CLOCK_FILES = ("metrics/timing/", "plots/summary.json", "plots/summary.md", "plots/images/summary.png")
+
+
+def holds_clock_readings(path: str) -> bool:
+    """Whether `path` (a file, or a folder that dvc.lock hashes as one) holds clock readings."""
+    path = path.rstrip("/")
+    return any(f == path or f.startswith(path + "/") or path.startswith(f) for f in CLOCK_FILES)
 
 
 def clock_free(path: str, text: str) -> str:
-    """`text` of a file `has_clock_readings` names, without them and without the machine record of
+    """`text` of a file that holds clock readings, without them and without the machine record of
     a timing file (another CPU model, the same bits); other files: unchanged."""
     if path.startswith("metrics/timing/"):
         data = json.loads(text)
@@ -67,12 +73,6 @@ def _without_timing_columns(lines: list[str]) -> list[str]:
     return out
 
 
-def timing_bearing(path: str) -> bool:
-    """A lock entry whose md5 covers clock readings."""
-    return (path == "metrics" or path.startswith("metrics/timing") or path.startswith("plots/summary")
-            or path == "plots/images")
-
-
 def lock_differences(old: dict, new: dict) -> list[str]:
     """How lock `new` differs from `old` outside the timing-bearing entries."""
     found = []
@@ -88,7 +88,7 @@ def lock_differences(old: dict, new: dict) -> list[str]:
             x = {e["path"]: e.get("md5") for e in a.get(kind, [])}
             y = {e["path"]: e.get("md5") for e in b.get(kind, [])}
             for path in sorted(set(x) | set(y)):
-                if timing_bearing(path):
+                if holds_clock_readings(path):
                     continue
                 if x.get(path) != y.get(path):
                     found.append(f"dvc.lock: {name}: {kind[:-1]} {path}: md5 {x.get(path)} -> {y.get(path)}")
@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
         before = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, check=True).stdout
         if now == before:
             exact += 1
-        elif has_clock_readings(path) and clock_free(path, before.decode()) == clock_free(path, now.decode()):
+        elif holds_clock_readings(path) and clock_free(path, before.decode()) == clock_free(path, now.decode()):
             masked += 1
         else:
             found.append(f"{path}: differs from {rev} (git diff {rev} -- {path})")

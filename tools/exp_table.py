@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from nnreg.experiments import render, table
+from nnreg.report.experiments import render, table
 
 if __name__ == "__main__":
     proc = subprocess.run(["dvc", "exp", "show", "--json", *sys.argv[1:]], capture_output=True, text=True)

@@ -5,7 +5,7 @@ made to differ (another `--xla_cpu_max_isa`), in a fresh process. Prints JSON.
     python tools/other_machine.py --isa SSE4_2 [--models gd deep ...] [--seeds deep ...]
 
 `--isa native` is this machine's own target with nothing pinned (`NNREG_CPU_TARGET=native`).
-Nothing is written under the project: tests/test_portability.py compares what this prints with
+Nothing is written under the project: tests/training/test_portability.py compares what this prints with
 the committed metrics (docs/reproducibility.md says within what).
 """
 
@@ -50,15 +50,17 @@ def run(isa: str, models: list[str] | None = None, seeds: list[str] | None = Non
 def _inside(models: list[str] | None, seeds: list[str]) -> dict:
     """In the perturbed process: the metrics of `models` (default: every model) and the replicate
     summaries of `seeds`, computed as train@<model> and seeds@<model> compute them."""
-    from nnreg import machine
+    from nnreg.runtime import machine
 
-    machine.setup()  # the stages' own edge: the pins (as this process's XLA_FLAGS leave them)
-    import jax
+    machine.setup(compilation_cache=False)  # the stages' own edge: the pins (as this process's XLA_FLAGS leave them)
 
-    from nnreg.config import load_params
-    from nnreg.data import true_grid
-    from nnreg.evaluate import evaluate
-    from nnreg.io import read_dataset
+    from nnreg import trainers
+    from nnreg.core.data import true_grid
+    from nnreg.core.evaluate import evaluate
+    from nnreg.core.replicates import diverged, run_batch
+    from nnreg.core.stats import summarize_replicates
+    from nnreg.params.load import load_params
+    from nnreg.runtime.files import read_dataset
 
     params = load_params(ROOT / "params.yaml")
     dataset = read_dataset(ROOT / "data/dataset.npz")
@@ -67,36 +69,14 @@ def _inside(models: list[str] | None, seeds: list[str]) -> dict:
     for model in params.model_names() if models is None else models:
         entry = params.models[model]
         if entry.trainer == "keras":
-            from nnreg.keras_training import build_model, keras, train
-
-            net = params.network
-            keras.utils.set_random_seed(net.init_seed)
-            built = build_model(net.layer_sizes, net.activation, entry.learning_rate, entry.lecture_layer_count)
-            trained, history, _ = train(built, *dataset, epochs=params.train.epochs, loop="scan")  # fit's bits
-            activation = net.activation
-        else:
-            from nnreg.jax_training import init_model, make_model_train_fn
-
-            spec = params.jax_model(model)
-            initial = init_model(spec, jax.random.PRNGKey(params.network.init_seed))
-            trained, history = make_model_train_fn(spec, params.train.epochs, shared_x=dataset.shares_x())(
-                initial, *dataset)
-            activation = spec.activation
-        out["metrics"][model] = evaluate(trained, dataset, activation, int(history.first_nonfinite_epoch), truth)
+            entry = entry.model_copy(update={"loop": "scan"})  # fit's bits, in a fraction of its time
+        trained = trainers.get(entry.trainer).train(entry, params.network, params.train.epochs, dataset)
+        out["metrics"][model] = evaluate(trained.network, dataset, trained.activation,
+                                         int(trained.history.first_nonfinite_epoch), truth)
     for model in seeds:
-        from nnreg.replicates import diverged, run_batch
-        from nnreg.stats import summarize_replicates
-
-        if params.models[model].trainer == "keras":
-            from nnreg.keras_replicates import make_replicate_fn
-
-            replicate = make_replicate_fn(params.models[model], params.network, params.data, params.train.epochs,
-                                          params.stats.seed)
-        else:
-            from nnreg.jax_replicates import make_replicate_fn
-
-            replicate = make_replicate_fn(params.jax_model(model), params.data, params.train.epochs,
-                                          params.stats.seed)
+        entry = params.models[model]
+        replicate = trainers.get(entry.trainer).make_replicate(entry, params.network, params.data,
+                                                               params.train.epochs, params.stats.seed)
         result, _ = run_batch(replicate, range(params.stats.n_seeds))
         out["seeds"][model] = summarize_replicates(result.validate_mse, result.true_mse, diverged(result))
     return out

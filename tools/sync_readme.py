@@ -3,7 +3,7 @@ row of plots/summary.md with the same first cell and the same number of columns.
 
     python tools/sync_readme.py      (`make readme`, after `dvc repro`)
 
-tests/test_results.py fails while a README row is not a row of plots/summary.md.
+tests/unit/test_results.py fails while a README row is not a row of plots/summary.md.
 """
 
 import sys
@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 def synced(readme: str, summary: list[str]) -> str:
-    start, end = readme.index("## Results"), readme.index("## The pipeline")
+    start = readme.index("## Results")
+    end = readme.index("\n## ", start + 1)
 
     def key(row):
         cells = row.split("|")

@@ -1,0 +1,20 @@
+"""How the report names the models: the lecture's four ways first, then any other by its name."""
+
+# The lecture's four ways of training the same network, as params.yaml's defaults name them.
+LECTURE_MODELS = ("keras", "gd", "optax_sgd", "optax_adam")
+
+# Human names, as in the lecture's tables; any other model is shown by its name.
+METHOD_NAMES = {
+    "keras": "Keras",
+    "gd": "Pure JAX (hand-coded GD)",
+    "optax_sgd": "JAX + Optax SGD",
+    "optax_adam": "JAX + Optax ADAM",
+    "deep": "1. Deeper network (6 layers)",
+    "deep_schedule": "2. Deeper network + LR schedule",
+    "deep_schedule_l2": "3. Strategy 2 + L2 regularization",
+    "adam_l2": "4. Baseline + L2 regularization",
+}
+
+
+def method_name(model: str) -> str:
+    return METHOD_NAMES.get(model, model)

@@ -1,0 +1,190 @@
+"""The lecture's tables, the exercise's and the replicate statistics' as Markdown, and the
+long-format loss data of the plots page: rows and text from the pipeline's small outputs."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from nnreg.report.labels import method_name
+from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE
+
+def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> list[dict]:
+    """One row per model: method, runtime, compile time, device, parameters, training, validation and true MSE."""
+    rows = []
+    for model, m in metrics.items():
+        t = timings.get(model, {})
+        rows.append(
+            {
+                "model": model,
+                "method": method_name(model),
+                "runtime_s": t.get("runtime_s"),
+                "compile_s": t.get("compile_s"),
+                "device": t.get("device"),
+                "n_parameters": m.get("n_parameters"),
+                "train_mse": m.get("train_mse"),
+                "validate_mse": m.get("validate_mse"),
+                "true_mse": m.get("true_mse"),
+                "diverged": bool(m.get("diverged", False)),
+                "first_nonfinite_epoch": m.get("first_nonfinite_epoch"),
+            }
+        )
+    return rows
+
+
+def _fmt(value, digits: int, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _table(header: Sequence[str], align: str, rows: list[list[str]]) -> str:
+    """A Markdown table; `align` has one letter a column: l(eft) or r(ight)."""
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _flag(r: dict) -> str:
+    return f" **diverged at epoch {r['first_nonfinite_epoch']}**" if r["diverged"] else ""
+
+
+def _lecture_note(rows: list[dict], published: Mapping, differences: Mapping[str, Sequence[str]]) -> tuple[bool, str]:
+    """Whether to show the lecture's columns (some row has the lecture's params and a published
+    number), and a note naming the params that make the other rows incomparable."""
+    comparable = [r for r in rows if r["model"] in published and not differences.get(r["model"])]
+    differ = sorted({k for r in rows if r["model"] in published for k in differences.get(r["model"], ())})
+    if not differ:
+        return bool(comparable), ""
+    where = "blank where" if comparable else "left out, since"
+    return bool(comparable), (f"\nThe lecture's columns are {where} the params differ from the lecture's "
+                              f"({', '.join(differ)}): its numbers are not comparable there.\n")
+
+
+def summary_markdown(rows: list[dict], differences: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The lecture's table (method, runtime, training and validation MSE), plus compile time,
+    device, the MSE against the true function, and the lecture's published MSEs beside ours
+    for each model whose params are the lecture's (`differences`: model -> the params that differ)."""
+    differences = differences or {}
+    show, note = _lecture_note(rows, LECTURE_TABLE, differences)
+    body = []
+    for r in rows:
+        lecture = {} if differences.get(r["model"]) else LECTURE_TABLE.get(r["model"], {})
+        body.append([f"{r['method']}{_flag(r)}", _fmt(r["runtime_s"], 3), _fmt(r["compile_s"], 3), r["device"] or "n/a",
+                     _fmt(r["train_mse"], 6), _fmt(r["validate_mse"], 6), _fmt(r["true_mse"], 6)]
+                    + ([_blank(lecture.get("train_mse")), _blank(lecture.get("validate_mse"))] if show else []))
+    header = ["Method", "Runtime (s)", "Compile (s)", "Device", "Training MSE", "Validation MSE", "True MSE"]
+    if show:
+        header += ["Lecture: training", "Lecture: validation"]
+    return _table(header, "lrrlrrrrr"[: len(header)], body) + note
+
+
+def _blank(value) -> str:
+    return "" if value is None else _fmt(value, 6)
+
+
+def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Exercise 23.1's table: strategy, parameters, runtime, validation MSE, improvement over
+    the baseline (baseline minus strategy, positive is better, as the lecture counts it), and
+    the lecture's number where the params are the lecture's."""
+    ordered = [baseline] + [r for r in rows if r["model"] != baseline["model"]]
+    differences = differences or {}
+    show, note = _lecture_note(ordered, LECTURE_EXERCISE, differences)
+    body = []
+    for r in ordered:
+        improvement = (None if r["validate_mse"] is None or baseline["validate_mse"] is None
+                       else baseline["validate_mse"] - r["validate_mse"])
+        name = f"Baseline ({r['method']})" if r is baseline else r["method"]
+        lecture = None if differences.get(r["model"]) else LECTURE_EXERCISE.get(r["model"])
+        body.append([f"{name}{_flag(r)}", str(r["n_parameters"] or "n/a"), _fmt(r["runtime_s"], 3),
+                     _fmt(r["validate_mse"], 6), _fmt(improvement, 6, signed=True)]
+                    + ([_blank(lecture)] if show else []))
+    header = ["Strategy", "Parameters", "Runtime (s)", "Validation MSE", "Improvement"]
+    if show:
+        header.append("Lecture: validation")
+    return _table(header, "lrrrrr"[: len(header)], body) + note
+
+
+def seeds_rows(seeds: Mapping[str, dict], compare: Mapping[str, dict], single: Mapping[str, dict],
+               n_parameters: Mapping[str, int | None]) -> list[dict]:
+    """One row per model over the replicates, ranked by mean validation MSE."""
+    rows = []
+    for model, s in seeds.items():
+        v, t = s.get("validate_mse") or {}, s.get("true_mse") or {}
+        rows.append({"model": model, "method": method_name(model), "n_parameters": n_parameters.get(model),
+                     "n_replicates": s["n_replicates"], "n_diverged": s["n_diverged"],
+                     "validate_mse": v, "true_mse": t, "single_seed_validate_mse": single.get(model),
+                     **{"vs_baseline": compare.get(model)}})
+    return sorted(rows, key=lambda r: (r["validate_mse"].get("mean") is None,
+                                       r["validate_mse"].get("mean") or 0.0))
+
+
+def seeds_markdown(rows: list[dict], baseline: str, noise: float, n_compared: int) -> str:
+    """The ranked table that answers the exercise over replicates, with the noise floor."""
+    body = []
+    rank = 0
+    for r in rows:
+        rank += 1
+        v, t, c = r["validate_mse"], r["true_mse"], r["vs_baseline"]
+        ci = f"[{_fmt(v.get('ci_low'), 6)}, {_fmt(v.get('ci_high'), 6)}]"
+        if c is None:
+            versus = ["baseline", "", "", ""]
+        else:
+            versus = [f"{_fmt(c['mean_diff'], 6, signed=True)} [{_fmt(c['ci_low'], 6, True)}, {_fmt(c['ci_high'], 6, True)}]",
+                      _fmt(c["win_rate"] * 100 if c["win_rate"] is not None else None, 0) + " %",
+                      "n/a" if c["p_value"] is None else f"{c['p_value']:.2g}", c["verdict"]]
+        body.append([str(rank), r["method"], str(r["n_parameters"] or "n/a"), _fmt(v.get("mean"), 6), ci,
+                     _fmt(v.get("median"), 6), _fmt(t.get("mean"), 6), f"{r['n_diverged']}/{r['n_replicates']}",
+                     *versus])
+    table = _table(["Rank", "Model", "Parameters", "Validation MSE: mean", "95 % CI", "median", "True MSE: mean",
+                    "Diverged", f"Paired difference from {baseline} [95 % CI]", "Lower on", "p (Bonferroni)",
+                    "Verdict"], "rlrrrrrrrrrl", body)
+    return (table + f"\nNoise floor: validation MSE cannot fall below noise² = {noise**2:.6f} on average "
+            f"(the true function's own validation MSE); true MSE measures the fit against sqrt(x) + sin(x) "
+            f"directly. p: paired t-test on the replicates where both models stayed finite, times {n_compared} "
+            f"(Bonferroni); the verdict is `better` or `worse` when p < 0.05.\n")
+
+
+def sweep_markdown(tables: Mapping[str, list[dict]], best: Mapping[str, dict]) -> str:
+    """Mean validation MSE per learning rate (rows) and swept model (columns); diverged cells marked."""
+    models = list(tables)
+    rates = sorted({r["learning_rate"] for rows in tables.values() for r in rows})
+    body = []
+    for lr in rates:
+        cells = [f"{lr:g}"]
+        for m in models:
+            row = next((r for r in tables[m] if r["learning_rate"] == lr), None)
+            if row is None:
+                cells.append("")
+                continue
+            cell = _fmt(row["validate_mse_mean"], 6)
+            if row["diverged_fraction"] > 0:
+                cell += f" ({row['diverged_fraction']:.0%} diverged)"
+            if best.get(m, {}).get("best_learning_rate") == lr:
+                cell = f"**{cell}**"
+            cells.append(cell)
+        body.append(cells)
+    return _table(["Learning rate", *(method_name(m) for m in models)], "r" * (1 + len(models)), body)
+
+
+def thinned_epochs(epochs: int, n: int = 200) -> np.ndarray:
+    """About `n` epochs (counted from 1), log-spaced, always with the first and the last: enough
+    for a loss curve on the plots page, where all 4,000 per model made the page 6 MB."""
+    if epochs <= n:
+        return np.arange(1, epochs + 1)
+    return np.unique(np.round(np.geomspace(1, epochs, num=n)).astype(int))
+
+
+def losses_long(histories: Mapping[str, Mapping[str, np.ndarray]], n: int = 200) -> dict[str, np.ndarray]:
+    """Thinned per-epoch losses of every model in long format: model, epoch, split, loss."""
+    columns = {"model": [], "epoch": [], "split": [], "loss": []}
+    for model, h in histories.items():
+        epochs = thinned_epochs(len(h["train_loss"]), n)
+        for split, column in (("training", "train_loss"), ("validation", "validate_loss")):
+            columns["model"].append(np.full(len(epochs), model, dtype=object))
+            columns["epoch"].append(epochs)
+            columns["split"].append(np.full(len(epochs), split, dtype=object))
+            columns["loss"].append(np.asarray(h[column])[epochs - 1])
+    return {k: np.concatenate(v) for k, v in columns.items()}

@@ -1,0 +1,102 @@
+"""The schemas of the pipeline's own JSON files, as the stages that read them expect them.
+
+`nnreg.runtime.files.read_json(path, schema)` checks a file against one of these and fails in one line
+naming the file and the field (`metrics/gd.json: train_mse: must be a number (got
+"0.04")`), instead of a traceback in whatever formats the value later.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, RootModel
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class MetricsFile(_File):
+    """metrics/<model>.json, written by nnreg.core.evaluate (null MSEs when training diverged)."""
+
+    n_parameters: int
+    train_mse: Optional[float]
+    validate_mse: Optional[float]
+    true_mse: Optional[float]
+    diverged: bool
+    first_nonfinite_epoch: Optional[int]
+
+
+class Devices(_File):
+    count: int
+    kind: str
+    platform: str
+
+
+class Machine(_File):
+    """What made a result (`nnreg.runtime.machine.record()`): the CPU, XLA's target and flags, the versions."""
+
+    cpu: str
+    cpu_isa: list[str]
+    cpu_target: Literal["portable", "native"]
+    codegen_isa: str
+    xla_flags: str
+    xla_flags_user: str
+    devices: Devices
+    bits: str
+    jax: Optional[str]
+    jaxlib: Optional[str]
+    keras: Optional[str]
+
+
+class TimingFile(_File):
+    """metrics/timing/<model>.json: a trainer's Timing, and the machine it ran on."""
+
+    model: str
+    compile_s: float
+    runtime_s: float
+    device: str
+    platform: str
+    epochs: int
+    loop: Literal["fit", "scan"]
+    machine: Machine
+
+
+class Summary(_File):
+    mean: Optional[float]
+    median: Optional[float]
+    std: Optional[float]
+    ci_low: Optional[float]
+    ci_high: Optional[float]
+
+
+class SeedsFile(_File):
+    """metrics/seeds/<model>.json: a model over its replicates."""
+
+    n_replicates: int
+    n_diverged: int
+    validate_mse: Optional[Summary] = None
+    true_mse: Optional[Summary] = None
+
+
+class Comparison(_File):
+    n_pairs: int
+    mean_diff: Optional[float]
+    ci_low: Optional[float]
+    ci_high: Optional[float]
+    win_rate: Optional[float]
+    p_value: Optional[float]
+    verdict: Literal["better", "worse", "no detectable difference"]
+
+
+class CompareFile(RootModel[dict[str, Comparison]]):
+    """metrics/compare.json: each model against the baseline."""
+
+
+class Best(_File):
+    best_learning_rate: Optional[float]
+    best_validate_mse: Optional[float]
+
+
+class SweepFile(RootModel[dict[str, Best]]):
+    """metrics/sweep.json: each swept model's best learning rate."""

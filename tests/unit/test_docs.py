@@ -1,0 +1,79 @@
+"""docs/guarantees.md names tests that exist: every `path.py::test_name` it cites (a bare
+`::test_name` continues the file before it) is a test function of that file, every row cites
+one, and every row has a break in tools/break_guarantees.py whose test the row cites."""
+
+import ast
+import fnmatch
+import re
+
+from tests.conftest import REPO
+from tools import break_guarantees
+
+
+def guarantees_rows() -> list[tuple[str, str]]:
+    text = (REPO / "docs/guarantees.md").read_text()
+    table = text[text.index("| property | proven by |"):]
+    rows = [line.split(" | ") for line in table.splitlines()[2:] if line.startswith("| ")]
+    return [(cells[0].lstrip("| "), cells[-1].rstrip(" |")) for cells in rows]
+
+
+def cited_tests(proof: str) -> list[tuple[str, str | None]]:
+    """(test file, test name or None) for each reference in a row's "proven by" cell."""
+    found, current = [], None
+    for ref in re.findall(r"`([^`]+)`", proof):
+        file, _, name = ref.partition("::")
+        if file.endswith(".py"):
+            current = file
+        elif not file and name:
+            pass
+        else:
+            continue
+        found.append((current, name or None))
+    return found
+
+
+def test_every_guarantee_cites_tests_that_exist():
+    rows = guarantees_rows()
+    assert len(rows) >= 30
+    for claim, proof in rows:
+        cited = cited_tests(proof)
+        assert cited, f"no test cited for: {claim[:80]}"
+        for file, name in cited:
+            path = REPO / file
+            assert path.is_file(), f"{file} (cited for {claim[:60]}...) does not exist"
+            if name is None:
+                continue
+            functions = {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef)}
+            if name.endswith("*"):
+                assert any(f.startswith(name[:-1]) for f in functions), f"{file}::{name}"
+            else:
+                assert name in functions, f"{file}::{name} (cited for {claim[:60]}...) is not a test there"
+
+
+def test_every_guarantee_has_a_break_whose_test_its_row_cites():
+    """tools/break_guarantees.py breaks each promise and checks that its test then fails (`make
+    break-guarantees`); here, only that the breaks and the rows point at each other."""
+    rows = guarantees_rows()
+    for b in break_guarantees.BREAKS:
+        row = [proof for claim, proof in rows if claim.startswith(b.row)]
+        assert len(row) == 1, f"no single row of docs/guarantees.md starts with {b.row!r}"
+        file, name = b.test.split("::")
+        assert any(f == file and (n is None or fnmatch.fnmatch(name, n)) for f, n in cited_tests(row[0])), \
+            f"{b.test} breaks {b.row!r} but that row does not cite it"
+    uncovered = [claim[:70] for claim, _ in rows if not any(claim.startswith(b.row) for b in break_guarantees.BREAKS)]
+    assert not uncovered, f"rows of docs/guarantees.md with no break in tools/break_guarantees.py: {uncovered}"
+
+
+def test_the_docs_link_pages_that_exist():
+    """Every relative link of the README and docs/ points at a file that exists."""
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.relative_to(REPO)} links {target}, which does not exist"
+
+
+def test_the_layout_names_every_module():
+    """docs/contributing.md's layout lists every module of nnreg/ (but the packages' __init__)."""
+    layout = (REPO / "docs/contributing.md").read_text()
+    missing = [str(p.relative_to(REPO)) for p in sorted((REPO / "nnreg").rglob("*.py"))
+               if p.name != "__init__.py" and not re.search(rf"^\s+{re.escape(p.name)}\s", layout, re.M)]
+    assert not missing, f"docs/contributing.md's layout does not name {missing}"

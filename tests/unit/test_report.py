@@ -1,0 +1,39 @@
+"""The report's logic: which params make the lecture's numbers comparable, and the tables that
+show them only where they are."""
+
+from nnreg.params.export import to_dict
+from nnreg.params.load import parse_params
+from nnreg.params.schema import Params
+from nnreg.report.lecture import LECTURE_TABLE, lecture_differences
+from nnreg.report.tables import summary_markdown
+from tests.helpers import edited
+
+
+def _with(path: str, value) -> dict:
+    """The default params with one key changed."""
+    return edited(to_dict(Params()), path, value)
+
+
+def test_lecture_differences_name_the_params_that_make_the_lecture_s_numbers_incomparable():
+    assert all(lecture_differences(Params(), m) == [] for m in Params().models)
+    relu = parse_params(_with("network.activation", "relu"))
+    assert lecture_differences(relu, "gd") == ["network.activation"]
+    faster = parse_params(_with("models.gd.learning_rate", 0.002))
+    assert lecture_differences(faster, "gd") == ["models.gd.learning_rate"]
+    assert lecture_differences(faster, "optax_adam") == []
+    added = parse_params(_with("models.new", {"trainer": "jax", "optimizer": "gd", "learning_rate": 0.1}))
+    assert lecture_differences(added, "new") == ["models.new"]
+
+
+def test_the_summary_shows_the_lecture_s_columns_only_beside_comparable_rows():
+    rows = [{"model": m, "method": m, "runtime_s": 1.0, "compile_s": 0.1, "device": "cpu", "train_mse": 0.04,
+             "validate_mse": 0.05, "true_mse": 0.01, "diverged": False} for m in LECTURE_TABLE]
+    same = summary_markdown(rows, {})
+    assert "Lecture: validation" in same and "0.044817" in same and "not comparable" not in same
+    one = summary_markdown(rows, {"gd": ["models.gd.learning_rate"]})
+    gd_row = next(line for line in one.splitlines() if line.startswith("| gd |"))
+    assert gd_row.endswith("|  |  |") and "0.044817" in one
+    assert "blank where the params differ from the lecture's (models.gd.learning_rate)" in one
+    relu = summary_markdown(rows, {m: ["network.activation"] for m in LECTURE_TABLE})
+    assert "Lecture" not in relu.split("\n\n")[0] and "0.044817" not in relu
+    assert "left out, since the params differ from the lecture's (network.activation)" in relu
