@@ -53,7 +53,7 @@ def pipeline_run(clone: Path, cache: Path, log: Path) -> tuple[float, list[dict]
     for s in stages:
         model = s["stage"].split()[-1]
         timing = clone / f"metrics/timing/{model}.json"
-        s.update(json.loads(timing.read_text()) if s["stage"].startswith("train_") else {})
+        s.update(json.loads(timing.read_text()) if s["stage"].startswith("train ") else {})
     return wall, stages
 
 

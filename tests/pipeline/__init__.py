@@ -1,0 +1,1 @@
+"""The real `dvc` (repro, exp, queue, plots) in temporary git repos on a tiny params file."""

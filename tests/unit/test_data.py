@@ -1,3 +1,5 @@
+"""The lecture's data: the formula, the seed's two halves, the same bits for the same seed."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np

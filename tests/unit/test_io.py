@@ -1,3 +1,5 @@
+"""Files: atomic, deterministic writes; checked reads that name the file in one line."""
+
 import os
 import time
 

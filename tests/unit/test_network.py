@@ -1,3 +1,5 @@
+"""The network: the lecture's initialisation and forward pass, gradients against finite differences."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,7 +52,7 @@ def test_gradients_match_finite_differences(tiny_dataset):
     """jax.grad in float32 against central differences of a float64 numpy forward pass."""
     params = init_network(jax.random.PRNGKey(7), (1, 4, 3, 1))
     x, y = np.asarray(tiny_dataset.x_train, np.float64), np.asarray(tiny_dataset.y_train, np.float64)
-    grads = jax.grad(mse)(params, tiny_dataset.x_train, tiny_dataset.y_train)
+    grads = jax.jit(jax.grad(mse))(params, tiny_dataset.x_train, tiny_dataset.y_train)
     p64 = [[np.asarray(a, np.float64) for a in layer] for layer in params]
 
     def loss64(p):
