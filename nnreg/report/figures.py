@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 import numpy as np
 
 from nnreg.report.labels import method_name
-from nnreg.report.tables import _fmt
+from nnreg.report.tables import fmt
 
 
 def data_figure(x_train, y_train, x_validate, y_validate):
@@ -80,9 +80,9 @@ def summary_figure(rows: list[dict]):
         [
             r["method"] + (" (diverged)" if r["diverged"] else ""),
             str(r["n_parameters"] or "n/a"),
-            _fmt(r["runtime_s"], 3),
-            _fmt(r["train_mse"], 6),
-            _fmt(r["validate_mse"], 6),
+            fmt(r["runtime_s"], 3),
+            fmt(r["train_mse"], 6),
+            fmt(r["validate_mse"], 6),
         ]
         for r in rows
     ]

@@ -34,7 +34,8 @@ def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> li
     return rows
 
 
-def _fmt(value, digits: int, signed: bool = False) -> str:
+def fmt(value, digits: int, signed: bool = False) -> str:
+    """A number to `digits` decimals (with its sign if `signed`), or n/a for none or non-finite."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
@@ -72,8 +73,8 @@ def summary_markdown(rows: list[dict], differences: Mapping[str, Sequence[str]] 
     body = []
     for r in rows:
         lecture = {} if differences.get(r["model"]) else LECTURE_TABLE.get(r["model"], {})
-        body.append([f"{r['method']}{_flag(r)}", _fmt(r["runtime_s"], 3), _fmt(r["compile_s"], 3), r["device"] or "n/a",
-                     _fmt(r["train_mse"], 6), _fmt(r["validate_mse"], 6), _fmt(r["true_mse"], 6)]
+        body.append([f"{r['method']}{_flag(r)}", fmt(r["runtime_s"], 3), fmt(r["compile_s"], 3), r["device"] or "n/a",
+                     fmt(r["train_mse"], 6), fmt(r["validate_mse"], 6), fmt(r["true_mse"], 6)]
                     + ([_blank(lecture.get("train_mse")), _blank(lecture.get("validate_mse"))] if show else []))
     header = ["Method", "Runtime (s)", "Compile (s)", "Device", "Training MSE", "Validation MSE", "True MSE"]
     if show:
@@ -82,7 +83,7 @@ def summary_markdown(rows: list[dict], differences: Mapping[str, Sequence[str]] 
 
 
 def _blank(value) -> str:
-    return "" if value is None else _fmt(value, 6)
+    return "" if value is None else fmt(value, 6)
 
 
 def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str, Sequence[str]] | None = None) -> str:
@@ -98,8 +99,8 @@ def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str
                        else baseline["validate_mse"] - r["validate_mse"])
         name = f"Baseline ({r['method']})" if r is baseline else r["method"]
         lecture = None if differences.get(r["model"]) else LECTURE_EXERCISE.get(r["model"])
-        body.append([f"{name}{_flag(r)}", str(r["n_parameters"] or "n/a"), _fmt(r["runtime_s"], 3),
-                     _fmt(r["validate_mse"], 6), _fmt(improvement, 6, signed=True)]
+        body.append([f"{name}{_flag(r)}", str(r["n_parameters"] or "n/a"), fmt(r["runtime_s"], 3),
+                     fmt(r["validate_mse"], 6), fmt(improvement, 6, signed=True)]
                     + ([_blank(lecture)] if show else []))
     header = ["Strategy", "Parameters", "Runtime (s)", "Validation MSE", "Improvement"]
     if show:
@@ -128,15 +129,15 @@ def seeds_markdown(rows: list[dict], baseline: str, noise: float, n_compared: in
     for r in rows:
         rank += 1
         v, t, c = r["validate_mse"], r["true_mse"], r["vs_baseline"]
-        ci = f"[{_fmt(v.get('ci_low'), 6)}, {_fmt(v.get('ci_high'), 6)}]"
+        ci = f"[{fmt(v.get('ci_low'), 6)}, {fmt(v.get('ci_high'), 6)}]"
         if c is None:
             versus = ["baseline", "", "", ""]
         else:
-            versus = [f"{_fmt(c['mean_diff'], 6, signed=True)} [{_fmt(c['ci_low'], 6, True)}, {_fmt(c['ci_high'], 6, True)}]",
-                      _fmt(c["win_rate"] * 100 if c["win_rate"] is not None else None, 0) + " %",
+            versus = [f"{fmt(c['mean_diff'], 6, signed=True)} [{fmt(c['ci_low'], 6, True)}, {fmt(c['ci_high'], 6, True)}]",
+                      fmt(c["win_rate"] * 100 if c["win_rate"] is not None else None, 0) + " %",
                       "n/a" if c["p_value"] is None else f"{c['p_value']:.2g}", c["verdict"]]
-        body.append([str(rank), r["method"], str(r["n_parameters"] or "n/a"), _fmt(v.get("mean"), 6), ci,
-                     _fmt(v.get("median"), 6), _fmt(t.get("mean"), 6), f"{r['n_diverged']}/{r['n_replicates']}",
+        body.append([str(rank), r["method"], str(r["n_parameters"] or "n/a"), fmt(v.get("mean"), 6), ci,
+                     fmt(v.get("median"), 6), fmt(t.get("mean"), 6), f"{r['n_diverged']}/{r['n_replicates']}",
                      *versus])
     table = _table(["Rank", "Model", "Parameters", "Validation MSE: mean", "95 % CI", "median", "True MSE: mean",
                     "Diverged", f"Paired difference from {baseline} [95 % CI]", "Lower on", "p (Bonferroni)",
@@ -159,7 +160,7 @@ def sweep_markdown(tables: Mapping[str, list[dict]], best: Mapping[str, dict]) -
             if row is None:
                 cells.append("")
                 continue
-            cell = _fmt(row["validate_mse_mean"], 6)
+            cell = fmt(row["validate_mse_mean"], 6)
             if row["diverged_fraction"] > 0:
                 cell += f" ({row['diverged_fraction']:.0%} diverged)"
             if best.get(m, {}).get("best_learning_rate") == lr:

@@ -12,7 +12,7 @@ import pytest
 from nnreg.core.replicates import run_batch
 from tests.conftest import REPO, copy_project
 from tests.helpers import TINY, env_for, run, write_params
-from tests.unit.test_machine import PINS, small_replicate
+from tests.shared import PINS, small_replicate
 
 FAKE_CPUS = r"""
 #define _GNU_SOURCE
@@ -43,7 +43,7 @@ machine.setup(compilation_cache=False)
 import json, os
 import numpy as np
 from nnreg.core.replicates import run_batch
-from tests.unit.test_machine import small_replicate
+from tests.shared import small_replicate
 result, timing = run_batch(small_replicate(), np.arange(6))
 print(json.dumps({"cores": len(os.sched_getaffinity(0)), "devices": timing.n_devices,
                   "bits": [np.asarray(a).tobytes().hex() for a in result]}))

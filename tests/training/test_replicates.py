@@ -14,7 +14,7 @@ from nnreg.errors import NnregError
 from nnreg.params.schema import DataParams, NetworkParams, Params
 from nnreg.runtime.stage import check_memory
 from nnreg.trainers.jax import init_model, make_model_train_fn, make_replicate
-from tests.unit.test_machine import small_replicate
+from tests.shared import small_replicate
 
 DATA = DataParams(n_points=32)
 EPOCHS = 60

@@ -5,12 +5,8 @@ in the timing files, and the compilation cache's folder per CPU kind."""
 import jax
 import pytest
 
-from nnreg.params.schema import DataParams, NetworkParams, Params
 from nnreg.runtime import machine
-from nnreg.trainers.jax import make_replicate
-
-PINS = ["--xla_cpu_max_isa=AVX2", "--xla_cpu_enable_platform_dependent_math=false",
-        "--xla_force_host_platform_device_count=2"]
+from tests.shared import PINS
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -75,12 +71,6 @@ def test_cpu_info_tells_cpu_kinds_apart(tmp_path):
     if machine.platform.machine() == "x86_64":
         assert machine.portable_here(zen4) and machine.portable_here(zen3)
     assert not machine.portable_here(arm)
-
-
-def small_replicate():
-    """Six replicates of Adam on a 1-6-6-6-1 network, 200 epochs, 64 points: seconds to train."""
-    entry = Params().models["optax_adam"].model_copy(update={"layer_sizes": (1, 6, 6, 6, 1)})
-    return make_replicate(entry, NetworkParams(), DataParams(n_points=64), 200, seed=3)
 
 
 def test_the_compilation_cache_has_a_folder_per_cpu_kind(monkeypatch, tmp_path):

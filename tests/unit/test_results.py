@@ -9,7 +9,7 @@ from scipy import stats
 
 from nnreg.params.load import load_params
 from tests.conftest import REPO
-from tests.training.test_lecture import LECTURE_TABLE, assert_printed_as
+from tests.shared import LECTURE_TABLE, assert_printed_as
 
 EXERCISE_MODELS = ("deep", "deep_schedule", "deep_schedule_l2", "adam_l2")  # the lecture's four strategies
 
@@ -39,7 +39,7 @@ def test_committed_metrics_are_the_lecture_numbers():
 
 def test_committed_exercise_numbers_are_the_lecture_s():
     """The lecture's Exercise 23.1 table (validation MSE, one seed), every printed digit but the deeper
-    network's (a chaotic run, within 1e-4: tests/training/test_lecture.py::assert_printed_as)."""
+    network's (a chaotic run, within 1e-4: tests/shared.py::assert_printed_as)."""
     lecture = {"deep": 0.041686, "deep_schedule": 0.041633, "deep_schedule_l2": 0.040845, "adam_l2": 0.040959}
     for model, value in lecture.items():
         assert_printed_as(_metrics(f"{model}.json")["validate_mse"], value, model)
