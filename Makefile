@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: help install repro test test-unit exp readme schema lock cuda break-guarantees bench plots-page clean-cache clean-venv
+.PHONY: help install repro test test-unit exp readme schema lock cuda break-guarantees bench dashboard plots-page clean-cache clean-venv
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +71,12 @@ break-guarantees: $(STAMP) ## break each promise of docs/guarantees.md in a clon
 
 bench: $(STAMP) ## time nnreg's trainers against the lecture's code
 	python benchmarks/bench.py
+
+# Optuna's dashboard on the search's study (its journal file), served from this machine: the
+# dashboard's pages are in its wheel, so it needs no network. DASHBOARD_PORT= to change the port.
+DASHBOARD_PORT ?= 8080
+dashboard: $(STAMP) ## open optuna-dashboard on the search's study (models/search.journal) at localhost:8080
+	optuna-dashboard --host 127.0.0.1 --port $(DASHBOARD_PORT) --storage-class JournalFileStorage models/search.journal
 
 # Rebuilds .dvc/plots/page.html, the template of `dvc plots show`/`diff`, with these
 # versions of vega, vega-lite and vega-embed inlined (needs npm and the network).

@@ -5,7 +5,7 @@ do, not with a traceback about a missing module. Looks the packages up without i
 import importlib.util
 import sys
 
-NEEDED = ("nnreg", "jax", "optax", "keras", "numpy", "scipy", "pandas", "matplotlib", "yaml", "pydantic")
+NEEDED = ("nnreg", "jax", "optax", "keras", "numpy", "scipy", "pandas", "matplotlib", "yaml", "pydantic", "optuna")
 
 missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
 if missing:

@@ -1,10 +1,11 @@
 """Stage report: gathers every model into the lecture's figures and tables, the exercise's
-table, the replicate statistics and the learning-rate sweep."""
+table, the replicate statistics, the search's answer and the learning-rate sweep."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from nnreg.params.load import load_params
 from nnreg.report import figures, tables
@@ -13,10 +14,12 @@ from nnreg.report.lecture import lecture_differences
 from nnreg.runtime import schemas
 from nnreg.runtime.files import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history, read_json
 from nnreg.runtime.files import read_seeds, read_sweep, write_csv, write_json
-from nnreg.runtime.paths import COMPARE, DATASET, PARAMS, REPLICATES, SWEEP_METRICS, fit_path, history_path
+from nnreg.runtime.paths import COMPARE, DATASET, PARAMS, REPLICATES, SEARCH_METRICS, SEARCH_TRIALS, SWEEP_METRICS
+from nnreg.runtime.paths import fit_path, history_path
 from nnreg.runtime.paths import metrics_path, seeds_metrics_path, seeds_path, sweep_path, timing_path
 from nnreg.runtime.progress import log
 from nnreg.runtime.stage import run_stage
+from nnreg.search.space import confirmed_label
 
 PLOTS = Path("plots")
 
@@ -34,6 +37,8 @@ def main(argv):
     replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in models}
     single = {m: metrics[m].get("validate_mse") for m in models}
     compare = read_json(COMPARE, schemas.CompareFile)
+    search = read_json(SEARCH_METRICS, schemas.SearchFile)
+    trials = pd.read_csv(SEARCH_TRIALS)
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
     best = read_json(SWEEP_METRICS, schemas.SweepFile)
 
@@ -78,11 +83,18 @@ def main(argv):
     sections.append(f"## Over {params.stats.n_seeds} replicates (fresh init and data noise each, the same for every "
                     f"model; stats.seed {params.stats.seed}), ranked by mean validation MSE\n\n"
                     + tables.seeds_markdown(seed_rows, baseline, noise, len(models) - 1))
+    sections.append(f"## Exercise 23.1 by search: {search['n_trials']} trials over the whole space within "
+                    f"{params.search.max_parameters} parameters ({search['n_shapes']} shapes), "
+                    f"{search['n_pruned']} pruned early\n\n" + tables.search_markdown(search, params.stats.n_seeds))
     sections.append(f"## Learning-rate sweep ({params.sweep.n_seeds} replicates a rate; mean validation MSE, "
-                    f"the best rate in bold)\n\n" + tables.sweep_markdown(sweeps, best))
+                    f"the best rate in bold)\n\n" + tables.sweep_markdown(sweeps, best)
+                    + f"\n\nIn-sample: each bold rate is the best of its column on the same {params.sweep.n_seeds} "
+                    f"replicates it is reported on, so it is biased low, and neighbouring rates that differ by less "
+                    f"than that selection bias are not told apart; the search above chooses on other replicates.")
     summary = "\n".join(sections)
 
-    write_json(PLOTS / "summary.json", {"single_run": rows, "replicates": seed_rows, "sweep": best})
+    write_json(PLOTS / "summary.json", {"single_run": rows, "replicates": seed_rows, "sweep": best,
+                                        "search": {"answer": search["answer"], "confirmed": search["confirmed"]}})
     atomic_write_text(PLOTS / "summary.md", summary)
 
     diverged = {m: metrics[m].get("diverged", False) for m in models}
@@ -93,7 +105,11 @@ def main(argv):
         "loss.png": figures.loss_figure(histories),
         "summary.png": figures.summary_figure(rows),
         "seeds.png": figures.seeds_figure(replicates, single, noise),
-        "differences.png": figures.differences_figure(compare, baseline),
+        "differences.png": figures.differences_figure(
+            {**compare, **{confirmed_label(int(k.split("_")[1]), c["entry"]): c["vs_baseline"]
+                           for k, c in search["confirmed"].items()}}, baseline),
+        "search.png": figures.search_figure(trials["trial"].to_numpy(), trials["score"].to_numpy(dtype=float),
+                                            trials["state"].to_numpy(), trials["best_so_far"].to_numpy(dtype=float)),
         "sweep.png": figures.sweep_figure(sweeps, best),
     }
     for name, fig in images.items():

@@ -29,6 +29,12 @@ TINY = {
     "stats": {"n_seeds": 4, "seed": 0, "baseline": "optax_adam"},
     # gd at 10 diverges: the sweep must mark it.
     "sweep": {"models": ["gd"], "learning_rates": [0.01, 10.0], "n_seeds": 2},
+    # Six trials in two batches over four shapes, pruned at epochs 10 and 20, the best two confirmed.
+    "search": {"seed": 0, "sampler": "tpe", "startup_trials": 3, "n_trials": 6, "batch": 3, "n_seeds": 2,
+               "max_parameters": 251, "depth": [1, 2], "width": [2, 3], "activations": ["tanh"],
+               "inits": ["he_normal", "glorot_uniform"], "optimizers": {"sgd": {}, "adam": {"b1": [0.8, 0.95]}},
+               "learning_rate": [0.001, 0.1], "schedules": {"none": {}, "cosine_decay": {"alpha": [0.0, 0.5]}},
+               "l2": None, "pruning": {"min_epochs": 10, "reduction_factor": 2}, "confirm": {"top": 2}},
 }
 
 

@@ -10,8 +10,10 @@ Compared with what REV committed:
 2. Every file git tracks under data/, models/, metrics/ and plots/, byte for byte. The timing-bearing ones
    are compared without their clock readings: metrics/timing/*.json without their
    `*_s`/`*_ms` fields, plots/summary.json without `runtime_s`/`compile_s`,
-   plots/summary.md without its Runtime and Compile columns. plots/images/summary.png,
-   a picture of those runtimes, is the one file skipped.
+   plots/summary.md without its Runtime and Compile columns, models/search.journal (Optuna's
+   journal of the search) without each operation's worker id and times: the same operations,
+   trials, parameters and values. plots/images/summary.png, a picture of those runtimes, is
+   the one file skipped.
 3. No file under those folders that REV does not have.
 
 Prints what it compared; exit 1 listing every difference.
@@ -30,8 +32,9 @@ RESULTS = ("data", "models", "metrics", "plots")  # the folders the pipeline wri
 SKIPPED_FILES = ("plots/images/summary.png",)  # draws the runtimes: no part of it is comparable
 
 
-# The files that hold clock readings (runtimes): every timing file, and the summary.
-CLOCK_FILES = ("metrics/timing/", "plots/summary.json", "plots/summary.md", "plots/images/summary.png")
+# The files that hold clock readings (runtimes): every timing file, the summary, the search's journal.
+CLOCK_FILES = ("metrics/timing/", "plots/summary.json", "plots/summary.md", "plots/images/summary.png",
+               "models/search.journal")
 
 
 def holds_clock_readings(path: str) -> bool:
@@ -55,6 +58,10 @@ def clock_free(path: str, text: str) -> str:
         return json.dumps(data, sort_keys=True)
     if path == "plots/summary.md":
         return "\n".join(_without_timing_columns(text.splitlines()))
+    if path == "models/search.journal":  # each operation, without the writer's random id and the clock
+        ops = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return "\n".join(json.dumps({k: v for k, v in op.items() if k != "worker_id" and not k.startswith("datetime")},
+                                    sort_keys=True) for op in ops)
     return text
 
 

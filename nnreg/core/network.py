@@ -39,9 +39,10 @@ def init_network(key: jax.Array, layer_sizes: Sequence[int], init: str = "he_nor
     return params
 
 
-def forward(params: Network, x: jax.Array, activation: str = "tanh") -> jax.Array:
-    """f(params, x): (n, 1) -> (n, 1); the activation after every layer but the last."""
-    sigma = ACTIVATIONS[activation]
+def forward(params: Network, x: jax.Array, activation="tanh") -> jax.Array:
+    """f(params, x): (n, 1) -> (n, 1); the activation (a name of ACTIVATIONS, or an elementwise
+    function: the search's choice among them) after every layer but the last."""
+    sigma = ACTIVATIONS[activation] if isinstance(activation, str) else activation
     *hidden, last = params
     h = x.T  # (1, n)
     for layer in hidden:

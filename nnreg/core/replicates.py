@@ -192,7 +192,7 @@ def compile_batch(replicate: Replicate, indices, learning_rates=None, devices=No
     finish = jax.jit(jax.vmap(replicate.finish)).lower(carry, index_arg).compile(compiler_options=options)
     compile_s = time.perf_counter() - start
     return Batch(start_fn, advance, finish, (index_arg, rate_arg), replicate.epochs, n, compile_s,
-                 _memory_needed(advance), tuple(devices))
+                 memory_needed(advance), tuple(devices))
 
 
 def run_batch(replicate: Replicate, indices, learning_rates=None, devices=None,
@@ -212,7 +212,7 @@ def run_batch(replicate: Replicate, indices, learning_rates=None, devices=None,
                                batch.memory_bytes)
 
 
-def _memory_needed(compiled) -> int:
+def memory_needed(compiled) -> int:
     """Bytes per device that the compiled program allocates (arguments, outputs, temporaries, code)."""
     m = compiled.memory_analysis()
     if m is None:

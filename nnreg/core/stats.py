@@ -131,3 +131,18 @@ def best_learning_rate(rows: list[dict]) -> dict:
         return {"best_learning_rate": None, "best_validate_mse": None}
     best = min(healthy, key=lambda r: r["validate_mse_mean"])
     return {"best_learning_rate": best["learning_rate"], "best_validate_mse": best["validate_mse_mean"]}
+
+
+def detectable_difference(diff, n_comparisons: int, power: float = 0.8) -> float | None:
+    """The smallest mean paired difference that a paired t-test at 0.05 / `n_comparisons`
+    (two-sided) detects with probability `power`, given the spread of the finite `diff`:
+    (t_{1 - alpha/2} + t_{power}) * sd / sqrt(n), with n - 1 degrees of freedom."""
+    d = np.asarray(diff, np.float64)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return None
+    from scipy import stats
+
+    alpha = (1 - CONFIDENCE) / max(1, n_comparisons)
+    t = stats.t.ppf(1 - alpha / 2, d.size - 1) + stats.t.ppf(power, d.size - 1)
+    return _num(t * d.std(ddof=1) / np.sqrt(d.size))

@@ -69,15 +69,16 @@ def l2_penalty(params: Network) -> jax.Array:
     return penalty
 
 
-def make_loss(activation: str = "tanh", l2: float = 0.0, with_predictions: bool = False) -> Callable:
-    """`loss(params, x, y) -> (objective, mse)`: the MSE, plus `l2` times the weights' squares.
+def make_loss(activation: str = "tanh", l2=0.0, with_predictions: bool = False) -> Callable:
+    """`loss(params, x, y) -> (objective, mse)`: the MSE, plus `l2` (a number, or a traced scalar)
+    times the weights' squares.
     `with_predictions`: `(objective, (mse, predictions))`, the forward pass's (n, 1) outputs too."""
 
     def loss(params, x, y):
         predictions = forward(params, x, activation)  # (n, 1)
         error = jnp.mean((predictions - y) ** 2)  # network.mse's arithmetic
         aux = (error, predictions) if with_predictions else error
-        if l2 == 0.0:  # a Python branch: the lecture's models trace exactly the plain MSE
+        if isinstance(l2, (int, float)) and l2 == 0.0:  # a Python branch: the lecture's models trace the plain MSE
             return error, aux
         return error + l2 * l2_penalty(params), aux
 

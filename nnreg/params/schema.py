@@ -18,81 +18,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationInfo
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from pydantic import create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from nnreg.core.activations import ACTIVATIONS
-from nnreg.core.initializers import INITIALIZERS
 from nnreg.core.optimizers import OPTIMIZERS, SCHEDULES
 from nnreg.params.messages import show
-from nnreg.params.rules import Bool, Bounds, Float, Int, LayerSizes, Nonneg, Rate, Rule, Seed, Steps, Unit
+from nnreg.params.rules import Bool, Bounds, Float, Int, LayerSizes, Nonneg, Rate, Rule, Seed, Steps
 from nnreg.params.rules import list_with_rule
+from nnreg.params.search import SearchParams
+from nnreg.params.section import Section, field_error
+from nnreg.params.vocabulary import SETTINGS, Activation, Init
 from nnreg.trainers import DEFAULT as DEFAULT_TRAINER, TRAINERS
 
 MAX_MODELS = 64
 MAX_SEEDS = 65536
 
 
-Activation = Literal[tuple(ACTIVATIONS)]
-Init = Literal[tuple(INITIALIZERS)]
-
-
 # --- The sections of params.yaml ------------------------------------------------------------
-
-
-class Section(BaseModel):
-    """A mapping in params.yaml: every key written (but the `_optional` ones), none unknown."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False, defer_build=True,
-                              json_schema_extra=lambda schema, cls: cls._schema_extra(schema))
-    _optional: ClassVar[tuple[str, ...]] = ()  # may be left out or null: the default applies
-    _what: ClassVar[str] = ""  # " for optimizer adam": said after "unknown key"
-    _listed: ClassVar[str] = "known"
-
-    @classmethod
-    def _known(cls) -> list[str]:
-        return list(cls.model_fields)
-
-    @classmethod
-    def _schema_extra(cls, schema: dict) -> None:
-        schema["required"] = [k for k in cls.model_fields if k not in cls._optional]
-        for k in cls._optional:  # may be null too: then the default applies
-            prop = schema["properties"][k]
-            if not any(option.get("type") == "null" for option in prop.get("anyOf", [])):
-                meta = {m: prop.pop(m) for m in ("title", "description", "default") if m in prop}
-                schema["properties"][k] = {"anyOf": [prop, {"type": "null"}], **meta}
-        schema.update(cls._schema_rules())
-
-    @classmethod
-    def _schema_rules(cls) -> dict:
-        """Rules across fields that JSON Schema can say too."""
-        return {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys(cls, raw: Any, info: ValidationInfo) -> Any:
-        """Unknown keys refused, and (reading a file) every key but the optional ones required."""
-        if isinstance(raw, BaseModel):
-            return raw
-        if not isinstance(raw, dict):
-            raise PydanticCustomError("mapping", "must be a mapping of keys to values")
-        for k in raw:
-            if k not in cls.model_fields:
-                raise PydanticCustomError("unknown_key", "unknown key{what} ({listed}: {known})",
-                                          {"key": k, "what": cls._what, "listed": cls._listed,
-                                           "known": ", ".join(cls._known())})
-        for k in cls.model_fields if (info.context or {}).get("file") else ():
-            if k not in raw and k not in cls._optional:
-                raise PydanticCustomError("missing_key", "missing key{required_by}",
-                                          {"key": k, "required_by": f" (required by{cls._what.removeprefix(' for')})"
-                                           if cls._what else ""})
-        return {k: v for k, v in raw.items() if not (v is None and k in cls._optional)}
-
-
-def _field_error(key: str, text: str) -> PydanticCustomError:
-    """An error about field `key` of the model being checked."""
-    return PydanticCustomError("rule", text, {"key": key})
 
 
 class DataParams(Section):
@@ -108,7 +51,7 @@ class DataParams(Section):
     @model_validator(mode="after")
     def _range(self):
         if not self.x_max > self.x_min:
-            raise _field_error("x_max", f"must be greater than data.x_min (got {show(self.x_max)} <= "
+            raise field_error("x_max", f"must be greater than data.x_min (got {show(self.x_max)} <= "
                                         f"{show(self.x_min)})")
         return self
 
@@ -218,11 +161,11 @@ class JaxModel(Section):
     @model_validator(mode="after")
     def _rate(self):
         if self.learning_rate is not None and self.schedule is not None:
-            raise _field_error("schedule", "give either learning_rate or schedule, not both")
+            raise field_error("schedule", "give either learning_rate or schedule, not both")
         if self.learning_rate is None and self.schedule is None:
-            raise _field_error("learning_rate", "missing key (or give a schedule)")
+            raise field_error("learning_rate", "missing key (or give a schedule)")
         if self.optimizer == "gd" and self.schedule is not None:
-            raise _field_error("schedule", "the hand-written gd takes a fixed learning_rate (use optimizer sgd for "
+            raise field_error("schedule", "the hand-written gd takes a fixed learning_rate (use optimizer sgd for "
                                            "a schedule)")
         return self
 
@@ -259,21 +202,8 @@ def _optimizer(name: str, **settings) -> type[JaxModel]:
                         _optional=(ClassVar[tuple], JaxModel._optional + tuple(settings)), **fields)
 
 
-# Each optimizer's own settings beyond the common keys, as Optax names them (gd has none).
-_SETTINGS: dict[str, dict] = {
-    "sgd": dict(momentum=Unit, nesterov=Bool),
-    "momentum": dict(momentum=Unit),
-    "nesterov": dict(momentum=Unit),
-    "adam": dict(b1=Unit, b2=Unit, eps=Nonneg, eps_root=Nonneg),
-    "adamw": dict(b1=Unit, b2=Unit, eps=Nonneg, eps_root=Nonneg, weight_decay=Nonneg),
-    "rmsprop": dict(decay=Unit, eps=Nonneg, initial_scale=Nonneg, centered=Bool, momentum=Unit, nesterov=Bool),
-    "adagrad": dict(initial_accumulator_value=Nonneg, eps=Nonneg),
-    "lion": dict(b1=Unit, b2=Unit, weight_decay=Nonneg),
-}
-if not set(_SETTINGS) <= set(OPTIMIZERS):
-    raise ImportError(f"settings for optimizers nnreg.core.optimizers lacks: {sorted(set(_SETTINGS) - set(OPTIMIZERS))}")
 # The JAX model class of each optimizer in nnreg.core.optimizers.OPTIMIZERS.
-OPTIMIZER_ENTRIES: dict[str, type[JaxModel]] = {name: _optimizer(name, **_SETTINGS.get(name, {})) for name in OPTIMIZERS}
+OPTIMIZER_ENTRIES: dict[str, type[JaxModel]] = {name: _optimizer(name, **SETTINGS.get(name, {})) for name in OPTIMIZERS}
 
 
 JaxEntry = Annotated[Union[tuple(OPTIMIZER_ENTRIES.values())], Field(discriminator="optimizer")]
@@ -357,6 +287,7 @@ class Params(Section):
         description="every trained model; dvc.yaml makes its stages from this mapping")
     stats: StatsParams = StatsParams()
     sweep: SweepParams = SweepParams()
+    search: SearchParams = SearchParams()
 
     @field_validator("models", mode="before")
     @classmethod
@@ -374,16 +305,16 @@ class Params(Section):
         jax_models = [m for m, spec in self.models.items() if isinstance(spec, JaxModel)]
         one_of = f"(one of {', '.join(jax_models) or 'none'}; got "
         if self.stats.baseline not in jax_models:
-            raise _field_error("stats.baseline", f"must name a model whose trainer is jax {one_of}"
+            raise field_error("stats.baseline", f"must name a model whose trainer is jax {one_of}"
                                                  f"{show(self.stats.baseline)})")
         for i, name in enumerate(self.sweep.models):
             if name not in self.models:
-                raise _field_error(f"sweep.models[{i}]",
+                raise field_error(f"sweep.models[{i}]",
                                    f"must name a model (one of {', '.join(self.models)}; got {show(name)})")
             if self.models[name].learning_rate is None:
-                raise _field_error(f"sweep.models[{i}]", f"{name} has a schedule; a sweep varies a fixed learning_rate")
+                raise field_error(f"sweep.models[{i}]", f"{name} has a schedule; a sweep varies a fixed learning_rate")
         if len(set(self.sweep.models)) != len(self.sweep.models):
-            raise _field_error("sweep.models", f"names a model twice (got {show(list(self.sweep.models))})")
+            raise field_error("sweep.models", f"names a model twice (got {show(list(self.sweep.models))})")
         return self
 
     def jax_model(self, name: str) -> JaxModel:

@@ -186,3 +186,21 @@ def png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     return buf.getvalue()
+
+
+def search_figure(trial: np.ndarray, score: np.ndarray, state: np.ndarray, best_so_far: np.ndarray):
+    """Every trial's search score (grey: pruned at an earlier rung) and the best complete so far."""
+    fig = Figure(figsize=(7.5, 4.2))
+    ax = fig.subplots()
+    finite = np.isfinite(score)
+    pruned = state == "pruned"
+    ax.scatter(trial[finite & pruned], score[finite & pruned], s=8, color="0.7", label="pruned (score at its last rung)")
+    ax.scatter(trial[finite & ~pruned], score[finite & ~pruned], s=12, color="tab:blue", label="complete")
+    shown = np.isfinite(best_so_far)
+    ax.step(trial[shown], best_so_far[shown], where="post", color="black", label="best complete so far")
+    ax.set_yscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("search score: mean validation MSE")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -189,3 +189,40 @@ def losses_long(histories: Mapping[str, Mapping[str, np.ndarray]], n: int = 200)
             columns["split"].append(np.full(len(epochs), split, dtype=object))
             columns["loss"].append(np.asarray(h[column])[epochs - 1])
     return {k: np.concatenate(v) for k, v in columns.items()}
+
+
+def entry_text(entry: Mapping) -> str:
+    """A models: entry in a few words: shape, activation, init, optimizer, rate or schedule, settings."""
+    shape = "-".join(str(n) for n in entry["layer_sizes"])
+    if "learning_rate" in entry:
+        rate = f"rate {entry['learning_rate']:.3g}"
+    else:
+        s = entry["schedule"]
+        arg = {k: v for k, v in s.items() if k in ("decay_rate", "alpha", "warmup_steps")}
+        rate = f"{s['name']} from {s.get('peak_value', s.get('init_value')):.3g}" + "".join(
+            f", {k} {v:.3g}" for k, v in arg.items())
+    settings = "".join(f", {k} {v:.3g}" for k, v in entry.items() if k not in (
+        "trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
+    return f"{shape} {entry['activation']}, {entry['init']}, {entry['optimizer']} {rate}{settings}"
+
+
+def search_markdown(search: Mapping, n_seeds: int) -> str:
+    """The search's answer, then its confirmed trials on the stats replicates against the baseline."""
+    baseline, top = search["baseline"], len(search["confirmed"])
+    rows = []
+    for key, c in search["confirmed"].items():
+        v, m = c["vs_baseline"], c["validate_mse"]
+        rows.append([key.split("_")[1], str(c["trial"]), entry_text(c["entry"]), fmt(c["score"], 6),
+                     f"{fmt(m['mean'], 6)} [{fmt(m['ci_low'], 6)}, {fmt(m['ci_high'], 6)}]",
+                     f"{fmt(v['mean_diff'], 6, True)} [{fmt(v['ci_low'], 6, True)}, {fmt(v['ci_high'], 6, True)}]",
+                     "" if v["win_rate"] is None else f"{v['win_rate']:.0%}",
+                     "" if v["p_value"] is None else f"{v['p_value']:.2g}", v["verdict"]])
+    table = _table(["Rank", "Trial", "Strategy", "Search score", f"Validation MSE: mean [95 % CI], {n_seeds} replicates",
+                    f"Paired difference from {baseline} [95 % CI]", "Lower on", f"p (Bonferroni, {top})", "Verdict"],
+                   "rrlrrrrrl", rows)
+    return (f"{search['answer']}\n\n{table.rstrip()}\n\nThe search score is the mean validation MSE on the search's own "
+            f"replicates (a stream no statistic here uses), on which the trials were chosen; the confirmation "
+            f"trains the best {top} again, as `models:` entries, on the {n_seeds} stats replicates every model "
+            f"above uses, so these differences are paired with {method_name(baseline)} and corrected for {top} "
+            f"comparisons only.")
+

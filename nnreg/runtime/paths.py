@@ -12,6 +12,13 @@ SWEEP_METRICS = Path("metrics/sweep.json")
 DIFFERENCES = Path("plots/compare/differences.csv")
 REPLICATES = Path("plots/data/replicates.csv")
 SWEEP_LONG = Path("plots/compare/sweep.csv")
+SEARCH_JOURNAL = Path("models/search.journal")  # Optuna's journal of the study (optuna-dashboard opens it)
+SEARCH_METRICS = Path("metrics/search.json")
+SEARCH_TRIALS = Path("plots/search/trials.csv")
+SEARCH_CONFIRM = Path("plots/search/confirm.csv")
+SEARCH_DIFFERENCES = Path("plots/search/differences.csv")
+SEARCH_IMPORTANCE = Path("plots/search/importance.csv")
+SEARCH_TIMING = Path("metrics/timing/search.json")
 
 
 def _per_model(folder: str, suffix: str) -> Callable[[str], Path]:

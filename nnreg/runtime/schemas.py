@@ -100,3 +100,31 @@ class Best(_File):
 
 class SweepFile(RootModel[dict[str, Best]]):
     """metrics/sweep.json: each swept model's best learning rate."""
+
+
+class Paired(Comparison):
+    detectable: Optional[float]  # the smallest improvement the test detects with 80 % power
+
+
+class Confirmed(_File):
+    trial: int
+    score: float
+    n_diverged: int
+    validate_mse: Summary
+    true_mse: Summary
+    vs_baseline: Paired
+    entry: dict
+
+
+class SearchFile(_File):
+    """metrics/search.json: the search's counts, its best trial, the confirmed ones, the answer."""
+
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_diverged: int
+    n_shapes: int
+    baseline: str
+    best: dict
+    confirmed: dict[str, Confirmed]
+    answer: str

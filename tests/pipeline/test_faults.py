@@ -19,6 +19,7 @@ from nnreg.core.evaluate import evaluate
 from nnreg.params.load import parse_params
 from tests.helpers import TINY, commit_results, deterministic, dvc, env_for, lock_md5s, make_repo, restore, run
 from tests.helpers import wait_for_queue
+from tools import check_reproduced
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +46,12 @@ def test_two_runs_from_scratch_give_the_same_bytes(reference, tmp_path):
     assert set(first) == set(second)
     assert deterministic(second) == deterministic(first)
     # data; each model: model, history, metrics, fit, replicates, their summary; the swept
-    # model's sweep; compare.json, sweep.json and plots/compare; the plots/data folder
-    assert len(deterministic(first)) == 1 + len(PARAMS["models"]) * 6 + 1 + 3 + 1
+    # model's sweep; compare.json, sweep.json and plots/compare; the search's metrics and plots;
+    # the plots/data folder
+    assert len(deterministic(first)) == 1 + len(PARAMS["models"]) * 6 + 1 + 3 + 2 + 1
+    # The search's journal: the same operations, but for the writer's random id and the clock.
+    assert (check_reproduced.clock_free("models/search.journal", (root / "models/search.journal").read_text())
+            == check_reproduced.clock_free("models/search.journal", (reference[0] / "models/search.journal").read_text()))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])

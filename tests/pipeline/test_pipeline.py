@@ -128,15 +128,19 @@ def test_one_learning_rate_reruns_only_its_model(repo):
     params["models"]["optax_adam"]["learning_rate"] = 0.03
     write_params(repo, params)
     assert stale_stages(repo) == {"train@optax_adam", "seeds@optax_adam", "compare", "report"}
-    assert ran_stages(dvc(repo, "repro").stdout) == {"train@optax_adam", "seeds@optax_adam",
-                                                     "compare", "report"}
+    # optax_adam is the baseline: the search's confirmation pairs with its replicates (the study is
+    # resumed, finished: only the confirmation reruns).
+    out = dvc(repo, "repro").stdout
+    assert ran_stages(out) == {"train@optax_adam", "seeds@optax_adam", "compare", "search", "report"}
+    assert "search: resumed" in out
     assert _changed_metrics(repo) == {"metrics/optax_adam.json", "metrics/seeds/optax_adam.json",
-                                      "metrics/compare.json"}
+                                      "metrics/compare.json", "metrics/search.json"}
     page = repo.parent / f"{repo.name}-page"
     dvc(repo, "plots", "show", "-o", str(page))
     html = (page / "index.html").read_text()
     for title in ("Loss per epoch", "Training and validation data", "summary.png", "Validation MSE of every replicate",
-                  "Paired difference from the baseline", "Validation MSE against learning rate", "sweep.png"):
+                  "Paired difference from the baseline", "Validation MSE against learning rate", "sweep.png",
+                  "Search: the best validation MSE so far", "importance", "search.png"):
         assert title in html, title
     _restore(repo)
 
@@ -222,7 +226,15 @@ def test_changing_only_the_sweep_reruns_only_the_sweep_and_the_gatherers(repo):
     params = copy.deepcopy(TINY)
     params["stats"]["n_seeds"] = 5
     write_params(repo, params)  # dvc status names the stages whose own deps changed
-    assert stale_stages(repo) == {f"seeds@{m}" for m in MODELS} | {"compare", "report"}
+    assert stale_stages(repo) == {f"seeds@{m}" for m in MODELS} | {"compare", "search", "report"}
+    _restore(repo)
+
+
+def test_changing_only_the_search_reruns_only_the_search_and_the_report(repo):
+    """A `search.*` param: only `search` and `report` rerun; `dvc metrics diff` shows only the search."""
+    out = dvc(repo, "exp", "run", "-S", "search.seed=1").stdout
+    assert ran_stages(out) == {"search", "report"}, out
+    assert _changed_metrics(repo) == {"metrics/search.json"}
     _restore(repo)
 
 

@@ -50,7 +50,7 @@ def test_every_model_has_its_stages_made_from_params():
     p = load_params(REPO / "params.yaml")
     names = {name for name, *_ in _stages()}
     per_model = {f"{s}@{m}" for s in ("train", "seeds") for m in p.models}
-    assert names == {"data", "compare", "report"} | per_model | {f"sweep@{m}" for m in p.sweep.models}
+    assert names == {"data", "compare", "search", "report"} | per_model | {f"sweep@{m}" for m in p.sweep.models}
     commands = {name: cmd for name, cmd, *_ in _stages()}
     for m in p.models:
         assert commands[f"train@{m}"] == f"python stages/train.py {m}"

@@ -91,7 +91,7 @@ def _key_parts(key: str) -> tuple[str, ...]:
 
 def _names_a_broken_key(message: str, touched) -> bool:
     """The key the message names is one that was broken: a touched key, one inside it, the
-    mapping that holds it, another key of the same model entry or data section (rules
+    mapping that holds it, another key of the same model entry, data or search section (rules
     across its fields), or a reference to models (stats.baseline, sweep.models)."""
     named = _key_parts(message.split(": ", 1)[0])
     for path in touched:
@@ -101,7 +101,8 @@ def _names_a_broken_key(message: str, touched) -> bool:
                                                                        and '"' not in k and k))]
         if named[:len(path)] == path or path[:len(named)] == named:
             return True
-        if path[:1] == ("models",) and named[:2] == path[:2] or path[:1] == named[:1] == ("data",):
+        if path[:1] == ("models",) and named[:2] == path[:2] or path[:1] == named[:1] and named[:1] in (("data",),
+                                                                                                         ("search",)):
             return True
         if named[:1] in (("stats",), ("sweep",)) and path[:1] in (("models",), ("stats",), ("sweep",)):
             return True

@@ -177,10 +177,11 @@ def test_the_pipeline_s_json_files_are_read_against_their_schema(tmp_path):
     with pytest.raises(DataFileError, match=r"c?gd.verdict: "):
         read_json(path, schemas.CompareFile)
     # Every committed file the report reads passes its schema (the batches' timing files it does not read).
-    by_path = {"metrics/compare.json": schemas.CompareFile, "metrics/sweep.json": schemas.SweepFile}
+    by_path = {"metrics/compare.json": schemas.CompareFile, "metrics/sweep.json": schemas.SweepFile,
+               "metrics/search.json": schemas.SearchFile}
     for f in sorted((REPO / "metrics").rglob("*.json")):
         rel = str(f.relative_to(REPO))
-        if rel.startswith(("metrics/timing/seeds/", "metrics/timing/sweep/")):
+        if rel.startswith(("metrics/timing/seeds/", "metrics/timing/sweep/", "metrics/timing/search")):
             continue
         schema = by_path.get(rel) or (schemas.TimingFile if "/timing/" in rel else schemas.SeedsFile if "/seeds/" in rel
                                       else schemas.MetricsFile)

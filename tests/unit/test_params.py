@@ -167,7 +167,7 @@ def test_a_key_or_value_with_any_line_break_or_invisible_character_stays_one_lin
         load_params(path)
     message = str(err.value)
     assert len(message.splitlines()) == 1 and message.isprintable(), repr(message)
-    assert message.endswith("unknown key (known: data, network, train, models, stats, sweep)")
+    assert message.endswith("unknown key (known: data, network, train, models, stats, sweep, search)")
     raw = to_dict(Params())
     raw["network"]["activation"] = odd
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))

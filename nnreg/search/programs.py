@@ -1,0 +1,192 @@
+"""A trial's networks in one compiled program, one program per depth: a trial's widths,
+activation, optimizer, settings, learning rates and L2 penalty are traced values, so the whole
+search compiles as many programs as the space has depths.
+
+The maths is the single network's (`nnreg.core.network`, `nnreg.core.training.make_epoch`,
+`nnreg.core.optimizers`, `nnreg.core.replicates.end_point`), applied to a padded network:
+
+- widths: a trial's networks are zero-padded to the widest shape of their depth in the space
+  (`padded_shape`). A padded unit has zero incoming and outgoing weights and a zero bias, and
+  its updates are masked to zero, so it adds exact zeros: the real units compute what the
+  unpadded network computes (XLA may round the longer sums differently in the last bit).
+- initial weights: drawn in the program from the replicate's init key, layer by layer as
+  `nnreg.core.network.init_network` splits it, each layer by its initializer at the padded
+  shape rescaled to the real one (`nnreg.core.initializers.init_within`: the same
+  distribution; drawing each real shape would compile a program per shape, about a second each).
+- activation: picked by index (`lax.switch` on a scalar shared by the call: only the chosen
+  function runs).
+- optimizer: every searched optimizer is built from traced settings (Optax's functions take
+  traced numbers) and the trial's own is selected by index (an optimizer's update on 251
+  parameters costs little beside the forward and backward passes over the data).
+- learning rate: a table of one rate per epoch, evaluated on the host by Optax's schedule
+  (`nnreg.search.space.rate_table`).
+- epochs: a traced bound, so the rungs of successive halving reuse the program.
+
+A call trains one trial on N networks (its search replicates, padded to a multiple of the
+devices): per network `index` (); per trial `widths` (depth + 2,) int32, `init` () int32,
+`rates` (epochs,), `optimizer` () int32, `settings` one () float32 per searched setting, `l2` (),
+`activation` () int32. (Measured: a network-epoch costs the same from 4 to 32
+networks a call, so one trial a call wastes nothing.)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from nnreg.core.activations import ACTIVATIONS
+from nnreg.core.data import true_grid
+from nnreg.core.initializers import init_within
+from nnreg.core.network import LayerParams, Network
+from nnreg.core.optimizers import Optimizer, make_optimizer
+from nnreg.core.replicates import ReplicateResult, end_point, memory_needed, replicate_dataset, replicate_keys
+from nnreg.core.training import make_epoch
+
+if TYPE_CHECKING:
+    from nnreg.params.schema import DataParams
+
+# Search replicate i is replicate SEARCH_STREAM + i of `search.seed`: indices no stats or
+# sweep replicate uses (those are below stats' MAX_SEEDS), so no reported statistic shares them.
+SEARCH_STREAM = 2**30
+
+
+def padded_shape(shapes) -> tuple[int, ...]:
+    """The widest of `shapes` (all of one depth), layer by layer."""
+    return tuple(int(n) for n in np.max(np.asarray(shapes), axis=0))
+
+
+def masked(optimizer: Optimizer, where: Network) -> Optimizer:
+    """`optimizer` whose updates are zero where `where` is 0 (the padding)."""
+
+    def update(grads, state, params=None):
+        updates, state = optimizer.update(grads, state, params)
+        return jax.tree.map(lambda u, m: u * m, updates, where), state
+
+    return Optimizer(optimizer.init, update)
+
+
+def selected(optimizers: list[Optimizer], index: jax.Array) -> Optimizer:
+    """Every optimizer of `optimizers` steps (each keeps its own state); the updates are those of
+    `optimizers[index]`."""
+
+    def init(params):
+        return tuple(o.init(params) for o in optimizers)
+
+    def update(grads, state, params=None):
+        steps = [o.update(grads, s, params) for o, s in zip(optimizers, state)]
+        updates = steps[0][0]
+        for i, (u, _) in enumerate(steps[1:], start=1):
+            updates = jax.tree.map(lambda a, b, i=i: jnp.where(index == i, b, a), updates, u)
+        return updates, tuple(s for _, s in steps)
+
+    return Optimizer(init, update)
+
+
+class Searched(NamedTuple):
+    """The optimizers a program can select from, and the settings each searches."""
+
+    optimizers: tuple[str, ...]
+    settings: tuple[tuple[str, ...], ...]  # per optimizer, the names of its searched settings
+
+    def keys(self) -> list[str]:
+        return [f"{o}.{k}" for o, names in zip(self.optimizers, self.settings) for k in names]
+
+
+class Inputs(NamedTuple):
+    """A call's arguments: a trial's replicates (leading (N,) axis) and its hyperparameters."""
+
+    index: np.ndarray  # (N,) int32: search replicate
+    widths: np.ndarray  # (depth + 2,) int32: the trial's layer sizes
+    init: np.ndarray  # () int32: index into the searched initializers
+    rates: np.ndarray  # (epochs,) float32
+    optimizer: np.ndarray  # () int32: index into Searched.optimizers
+    settings: dict  # Searched.keys() -> () float32
+    l2: np.ndarray  # () float32
+    activation: np.ndarray  # () int32: index into the searched activations
+
+
+BATCHED = Inputs(0, None, None, None, None, None, None, None)  # the vmapped axes
+
+
+def initial_network(key: jax.Array, widths: jax.Array, padded: tuple[int, ...], inits: tuple[str, ...],
+                    init: jax.Array) -> tuple[Network, Network]:
+    """(the network of layer sizes `widths` drawn by `inits[init]` from `key`, padded to `padded`;
+    its mask: 1 where it has a weight or bias, 0 in the padding)."""
+    params, where = [], []
+    for layer, (a, b) in enumerate(zip(padded[:-1], padded[1:])):
+        key, subkey = jax.random.split(key)  # as init_network splits it
+        drawn = [init_within(name, subkey, widths[layer], widths[layer + 1], a, b) for name in inits]
+        W, bias = drawn[0]
+        for i, (w_i, b_i) in enumerate(drawn[1:], start=1):
+            W, bias = jnp.where(init == i, w_i, W), jnp.where(init == i, b_i, bias)
+        params.append(LayerParams(W, bias))
+        rows, cols = jnp.arange(a)[:, None] < widths[layer], jnp.arange(b)[None, :] < widths[layer + 1]
+        where.append(LayerParams((rows & cols).astype(jnp.float32), cols.astype(jnp.float32)))
+    return params, where
+
+
+def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tuple[str, ...],
+                    padded: tuple[int, ...], data: DataParams, seed: int) -> Callable:
+    """`run(index, widths, init, rates, optimizer, settings, l2, activation, epochs) ->
+    ReplicateResult`: one network drawn and trained for `epochs` epochs on search replicate
+    `index`'s data (without the per-epoch validation pass), then evaluated."""
+    truth = true_grid(data)
+    functions = [ACTIVATIONS[a] for a in activations]
+
+    def run(index, widths, init, rates, optimizer, settings, l2, activation_index, epochs):
+        activation = (functions[0] if len(functions) == 1
+                      else lambda z: jax.lax.switch(activation_index, functions, z))
+        schedule = lambda count: rates[jnp.minimum(count, rates.shape[0] - 1)]  # noqa: E731
+        optimizers = []
+        for name, names in zip(searched.optimizers, searched.settings):
+            own = {k: settings[f"{name}.{k}"] for k in names}
+            optimizers.append(make_optimizer(name, rates[0] if name == "gd" else schedule, own))
+        params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
+        optimizer = masked(selected(optimizers, optimizer), where)
+        epoch = make_epoch(optimizer, activation, l2, validate_every_epoch=False)
+        dataset = replicate_dataset(seed, index, data)
+        carry = (params, optimizer.init(params), jnp.int32(-1))
+        params, _, first_bad = jax.lax.fori_loop(0, epochs, lambda i, c: epoch(c, i, dataset)[0], carry)
+        return end_point(params, first_bad, dataset, truth, activation)
+
+    return run
+
+
+class Program(NamedTuple):
+    """A depth's compiled program for N networks: `__call__(inputs, epochs)`."""
+
+    compiled: Callable
+    shardings: Inputs  # per argument: split over the devices (batched) or copied to each
+    n: int
+    compile_s: float
+    memory_bytes: int  # per device, as XLA's compiled memory analysis counts it
+    devices: tuple
+
+    def __call__(self, inputs: Inputs, epochs: int) -> ReplicateResult:
+        args = jax.device_put(tuple(inputs), tuple(self.shardings))
+        out = jax.block_until_ready(self.compiled(*args, np.int32(epochs)))
+        return ReplicateResult(*(np.asarray(a) for a in out))
+
+
+def compile_program(run: Callable, example: Inputs, devices=None) -> Program:
+    """Compiles `jax.vmap(run)` over the batched arguments (`BATCHED`) for inputs shaped as
+    `example` (N a multiple of the devices), the networks split over `devices` (default: every
+    local device)."""
+    devices = list(devices or jax.devices())
+    mesh = Mesh(np.array(devices), ("replica",))
+    split, copied = NamedSharding(mesh, P("replica")), NamedSharding(mesh, P())
+    shardings = Inputs(*(split if axis == 0 else copied for axis in BATCHED))
+    n = len(example.index)
+    fn = jax.vmap(run, in_axes=(*BATCHED, None))
+    start = time.perf_counter()
+    # On the CPU, LLVM's -O1 halves the compile time at the same run time (nnreg.core.replicates).
+    options = {"xla_backend_optimization_level": 1} if devices[0].platform == "cpu" else {}
+    args = tuple(jax.tree.map(lambda a, s=s: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype, sharding=s), arg)
+                 for arg, s in zip(example, shardings))
+    compiled = jax.jit(fn).lower(*args, jax.ShapeDtypeStruct((), jnp.int32)).compile(compiler_options=options)
+    return Program(compiled, shardings, n, time.perf_counter() - start, memory_needed(compiled), tuple(devices))

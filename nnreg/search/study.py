@@ -1,0 +1,293 @@
+"""The search loop: Optuna asks `search.batch` trials at a time, nnreg trains them in compiled
+groups (`nnreg.search.programs`), successive halving prunes the worst at each rung of epochs,
+and Optuna is told the results. The study lives in a journal file that `optuna` and
+`optuna-dashboard` open.
+
+Deterministic and resumable:
+- each batch's sampler is seeded by (`search.seed`, batch number), so a batch's proposals depend
+  only on the seed, the batch number and the trials before it;
+- a batch reaches the journal whole or not at all (`BatchJournal` holds its operations and
+  appends them in one write when the batch is done), so a search killed at any point resumes
+  from its last whole batch and ends as an uninterrupted one;
+- a journal written for other params or code (`fingerprint`) is not resumed: it is started afresh.
+
+A trial's score is its mean validation MSE over the `search.n_seeds` search replicates; a
+trial with a diverged replicate scores infinity (recorded as diverged). Rung k trains the
+trial from its initial weights for `min_epochs * reduction_factor**k` epochs (the program is
+the same for every rung: restarting costs at most 1/(reduction_factor - 1) more epochs than
+carrying the state, and keeps every kept trial's 4,000 epochs one run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import jax
+import numpy as np
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
+from optuna.trial import TrialState
+
+from nnreg.core.replicates import ReplicateResult, diverged
+from nnreg.params.schema import Params
+from nnreg.search.programs import (SEARCH_STREAM, Inputs, Program, Searched, compile_program, make_network_fn,
+                                   padded_shape)
+from nnreg.search.space import Strategy, rate_table, suggest
+
+STUDY = "search"
+
+
+class BatchJournal(BaseJournalBackend):
+    """Optuna's journal file, written a batch at a time: operations wait in memory (Optuna reads
+    them back as if written) until `commit()` appends them in one write."""
+
+    def __init__(self, path: Path):
+        # An absolute path: Optuna's default lock is a symlink to the path as given, which a
+        # relative path leaves dangling, and then a stale lock is never noticed.
+        self._file = JournalFileBackend(str(path.resolve()), lock_obj=JournalFileOpenLock(str(path.resolve())))
+        self._n_written = sum(1 for _ in self._file.read_logs(0))
+        self._pending: list[dict[str, Any]] = []
+
+    def read_logs(self, log_number_from: int):
+        if log_number_from < self._n_written:
+            yield from self._file.read_logs(log_number_from)
+        yield from self._pending[max(0, log_number_from - self._n_written):]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        self._pending.extend(logs)
+
+    def commit(self) -> None:
+        if self._pending:
+            self._file.append_logs(self._pending)
+            self._n_written += len(self._pending)
+            self._pending = []
+
+
+def fingerprint(params: Params, code: list[Path]) -> str:
+    """What makes a study: the search params, the data and epochs it trains with, the code and
+    Optuna's version. A journal with another fingerprint is not resumed."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"search": params.search.model_dump(mode="json"), "data": params.data.model_dump(mode="json"),
+                         "epochs": params.train.epochs, "optuna": optuna.__version__}, sort_keys=True).encode())
+    for path in sorted(code):
+        h.update(str(path).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def make_sampler(params: Params, batch: int) -> optuna.samplers.BaseSampler:
+    """Batch `batch`'s sampler, seeded by (search.seed, batch), every setting written out (TPE's
+    defaults changed between Optuna 4 and 5)."""
+    space = params.search
+    seed = int(np.random.SeedSequence([space.seed, batch]).generate_state(1)[0])
+    if space.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():  # multivariate and group are marked experimental: said once, in the docs
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=space.startup_trials, multivariate=True, group=True, constant_liar=True,
+            n_ei_candidates=24)  # the other settings are deprecated (Optuna 4.3 to 4.9): their defaults hold
+
+
+def rungs(params: Params) -> list[int]:
+    """The epochs at which trials are judged: successive halving's rungs, then every epoch."""
+    epochs, pruning = params.train.epochs, params.search.pruning
+    if pruning is None:
+        return [epochs]
+    out = []
+    while (e := pruning.min_epochs * pruning.reduction_factor ** len(out)) < epochs:
+        out.append(e)
+    return out + [epochs]
+
+
+def open_study(params: Params, path: Path, fingerprint_: str) -> tuple[optuna.Study, BatchJournal, bool]:
+    """The study in `path`: resumed if its fingerprint is `fingerprint_`, else started afresh.
+    Returns (study, journal, resumed)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # The stage is the journal's one writer: a lock left by a search killed while it wrote is stale.
+    path.with_name(path.name + ".lock").unlink(missing_ok=True)
+    resumed = False
+    if path.exists():
+        try:
+            old = optuna.load_study(study_name=STUDY, storage=JournalStorage(
+                JournalFileBackend(str(path.resolve()), lock_obj=JournalFileOpenLock(str(path.resolve())))))
+            resumed = old.user_attrs.get("fingerprint") == fingerprint_
+        except (KeyError, ValueError):
+            resumed = False
+        if not resumed:
+            path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = BatchJournal(path)
+    pruning = params.search.pruning
+    pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=pruning.min_epochs,
+                                                     reduction_factor=pruning.reduction_factor,
+                                                     min_early_stopping_rate=0, bootstrap_count=0)
+              if pruning is not None else optuna.pruners.NopPruner())
+    study = optuna.create_study(study_name=STUDY, storage=JournalStorage(journal), direction="minimize",
+                                pruner=pruner, load_if_exists=True)
+    if not resumed:
+        study.set_user_attr("fingerprint", fingerprint_)
+        study.set_user_attr("search", params.search.model_dump(mode="json"))
+    return study, journal, resumed
+
+
+class Stats(NamedTuple):
+    """What the search cost."""
+
+    compiles: int
+    compile_s: float
+    train_s: float
+    sampler_s: float
+    network_epochs: int  # networks x epochs trained, padding excluded
+    padded_network_epochs: int
+
+
+class Trainer:
+    """Trains strategies on the search replicates, a trial a call, with one compiled program per
+    depth (`nnreg.search.programs`), kept for the whole search."""
+
+    def __init__(self, params: Params, devices=None):
+        space = params.search
+        self.params, self.devices = params, list(devices or jax.devices())
+        ranges = space.optimizer_ranges()
+        self.searched = Searched(tuple(ranges), tuple(tuple(r) for r in ranges.values()))
+        by_depth: dict[int, list] = {}
+        for shape in space.shapes_eligible():
+            by_depth.setdefault(len(shape), []).append(shape)
+        self.padded = {depth: padded_shape(shapes) for depth, shapes in by_depth.items()}
+        n = space.n_seeds + (-space.n_seeds) % len(self.devices)  # padded with further replicates, dropped
+        self.indices = SEARCH_STREAM + np.arange(n, dtype=np.int32)
+        self.compiles, self.compile_s, self.train_s, self.network_epochs, self.padded_network_epochs = 0, 0.0, 0.0, 0, 0
+        # Every depth's program, compiled two at a time as the search starts (XLA compiles outside
+        # Python's lock): about half the wall time of compiling each when first needed.
+        examples = {d: Strategy(shapes[0], space.activations[0], space.inits[0], self.searched.optimizers[0], {},
+                                space.learning_rate[0], "none", 0.0, 0.0) for d, shapes in by_depth.items()}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)))
+        self._programs = {d: self._pool.submit(self._compile, d, self.inputs(example))
+                          for d, example in sorted(examples.items())}
+
+    def _compile(self, depth: int, example: Inputs):
+        space = self.params.search
+        run = make_network_fn(self.searched, space.activations, space.inits, self.padded[depth], self.params.data,
+                              space.seed)
+        return compile_program(run, example, self.devices)
+
+    def wait(self) -> list:
+        """Every program, compiled (`compiles`, `compile_s`: their count and summed compile time)."""
+        programs = [f.result() for f in self._programs.values()]
+        self._pool.shutdown()
+        self.compiles, self.compile_s = len(programs), sum(p.compile_s for p in programs)
+        return programs
+
+    def program(self, n_layers: int) -> Program:
+        """The compiled program of networks with `n_layers` layer sizes (depth + 2)."""
+        return self._programs[n_layers].result()
+
+    def inputs(self, s: Strategy) -> Inputs:
+        """A trial's call: its search replicates and its hyperparameters."""
+        space = self.params.search
+        settings = {k: np.float32(s.settings.get(k.split(".", 1)[1], 0.0) if k.split(".", 1)[0] == s.optimizer
+                                  else 0.0) for k in self.searched.keys()}
+        return Inputs(self.indices, np.asarray(s.layer_sizes, dtype=np.int32), np.int32(space.inits.index(s.init)),
+                      rate_table(s, self.params.train.epochs), np.int32(self.searched.optimizers.index(s.optimizer)),
+                      settings, np.float32(s.l2), np.int32(space.activations.index(s.activation)))
+
+    def train(self, strategies: list[Strategy], epochs: int) -> list[ReplicateResult]:
+        """Each strategy trained for `epochs` epochs on every search replicate: (n_seeds,) results each."""
+        out = []
+        n_seeds = self.params.search.n_seeds
+        for s in strategies:
+            inputs = self.inputs(s)
+            program = self.program(len(s.layer_sizes))
+            start = time.perf_counter()
+            result = program(inputs, epochs)
+            self.train_s += time.perf_counter() - start
+            self.network_epochs += n_seeds * epochs
+            self.padded_network_epochs += len(self.indices) * epochs
+            out.append(ReplicateResult(*(a[:n_seeds] for a in result)))
+        return out
+
+
+def score(result: ReplicateResult) -> tuple[float, bool]:
+    """(mean validation MSE over the replicates, diverged): infinity if any replicate diverged."""
+    bad = diverged(result)
+    if bad.any():
+        return math.inf, True
+    return float(np.mean(result.validate_mse.astype(np.float64))), False
+
+
+Progress = Callable[[int, int, optuna.Study, float], None]  # (batches done, batches, study, seconds)
+
+
+def run_search(params: Params, path: Path, fingerprint_: str, progress: Progress | None = None,
+               check: Callable[[Any], None] | None = None, devices=None) -> tuple[optuna.Study, Stats, bool]:
+    """Runs (or resumes) the search in the journal `path` until it has `search.n_trials` trials.
+    Every program is compiled and handed to `check` (a stage's memory check raises there)
+    before any training. Returns the study, what it cost and whether it resumed."""
+    space = params.search
+    study, journal, resumed = open_study(params, path, fingerprint_)
+    epochs_at = rungs(params)
+    n_batches = -(-space.n_trials // space.batch)
+    done = len({t.user_attrs["batch"] for t in study.get_trials(deepcopy=False)})  # whole batches only
+    if done == n_batches:  # a finished study: nothing to compile or train
+        return study, Stats(0, 0.0, 0.0, 0.0, 0, 0), resumed
+    trainer = Trainer(params, devices)
+    for program in trainer.wait():
+        if check is not None:
+            check(program)
+    sampler_s, started = 0.0, time.perf_counter()
+    for b in range(done, n_batches):
+        size = min(space.batch, space.n_trials - b * space.batch)
+        start = time.perf_counter()
+        study.sampler = make_sampler(params, b)
+        trials = [study.ask() for _ in range(size)]
+        strategies = [suggest(t, space) for t in trials]
+        for slot, t in enumerate(trials):
+            t.set_user_attr("batch", b)
+            t.set_user_attr("slot", slot)
+        sampler_s += time.perf_counter() - start
+        alive = list(range(size))
+        for k, epochs in enumerate(epochs_at):
+            results = trainer.train([strategies[i] for i in alive], epochs)
+            kept = []
+            for i, result in zip(alive, results):
+                value, bad = score(result)
+                t = trials[i]
+                t.set_user_attr("epochs", epochs)
+                t.set_user_attr("diverged", bad)
+                t.set_user_attr("true_mse", float(np.mean(result.true_mse)) if not bad else None)
+                if k == len(epochs_at) - 1:
+                    study.tell(t, value)
+                    continue
+                t.report(value, epochs)
+                if t.should_prune():
+                    study.tell(t, state=TrialState.PRUNED)
+                else:
+                    kept.append(i)
+            alive = kept
+        journal.commit()
+        if progress is not None:
+            progress(b + 1, n_batches, study, time.perf_counter() - started)
+    stats = Stats(trainer.compiles, trainer.compile_s, trainer.train_s, sampler_s, trainer.network_epochs,
+                  trainer.padded_network_epochs)
+    return study, stats, resumed
+
+
+def strategy_of(trial: optuna.trial.FrozenTrial, params: Params) -> Strategy:
+    """The strategy a finished trial trained (its recorded parameters)."""
+    fixed = optuna.trial.FixedTrial(trial.params)
+    return suggest(fixed, params.search)
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials in the order they were asked (batch, slot)."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return sorted(trials, key=lambda t: (t.user_attrs["batch"], t.user_attrs["slot"]))

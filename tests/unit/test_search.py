@@ -1,0 +1,127 @@
+"""The search's space and programs: the `search:` rules with their one-line errors, the
+parameter bound, a sampled strategy as a valid `models:` entry, and a padded network in a
+group program computing what the network itself computes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optuna
+import pytest
+
+from nnreg.core.initializers import INITIALIZERS, init_within
+from nnreg.core.network import LayerParams, count_params, init_network
+from nnreg.core.optimizers import make_optimizer
+from nnreg.core.training import make_epoch
+from nnreg.params.load import ConfigError, parse_params
+from nnreg.params.schema import JaxModel, Params
+from nnreg.params.search import parameter_count
+from nnreg.search.programs import initial_network, masked, selected
+from nnreg.search.space import Strategy, model_entry, rate_table, suggest
+from nnreg.params.export import to_dict
+from tests.helpers import DELETE, edited
+
+DEFAULT = to_dict(Params())
+
+
+def test_the_default_space_is_the_exercise_s_within_its_bound():
+    space = Params().search
+    eligible = space.shapes_eligible()
+    assert len(eligible) == 127 and all(parameter_count(s) <= 251 for s in eligible)
+    assert (1, 10, 10, 10, 1) in eligible and (1, 6, 6, 6, 6, 6, 1) in eligible  # the lecture's and its deep one
+    assert (1, 11, 11, 11, 1) not in eligible and (1, 84, 1) not in eligible and (1, 83, 1) in eligible
+    assert {len(s) - 2 for s in eligible} == set(range(1, 7))
+    assert set(space.optimizer_ranges()) == {"gd", "sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
+                                             "adagrad", "lion"}
+    assert set(space.schedules.given()) == {"none", "exponential_decay", "cosine_decay", "warmup_cosine_decay"}
+    assert space.activations == ("tanh", "relu", "gelu", "sigmoid", "elu") and len(space.inits) == 4
+    assert parameter_count((1, 10, 10, 10, 1)) == count_params(init_network(jax.random.PRNGKey(0), (1, 10, 10, 10, 1)))
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("search.activations", ["tanh", "swish"], "search.activations[1]: must be one of tanh, relu, gelu, sigmoid, elu"),
+    ("search.learning_rate", [0.1, 0.01], "search.learning_rate: must be [low, high] with low <= high"),
+    ("search.learning_rate", [0.0, 0.01], "and low > 0 (a log range)"),
+    ("search.optimizers.adam.momentum", [0.5, 0.9], "search.optimizers.adam.momentum: unknown key for optimizer adam"),
+    ("search.optimizers.adam.b1", [0.5, 1.5], "search.optimizers.adam.b1: must lie in [0, 1)"),
+    ("search.optimizers.swish", {}, "search.optimizers.swish: unknown key (optimizers: gd, sgd"),
+    ("search.max_parameters", 3, "search.max_parameters: no shape in search.depth x search.width has at most 3 "
+                                 "parameters (the smallest, 1-1-1, has 4)"),
+    ("search.shapes", [[1, 20, 20, 1]], "search.max_parameters: no shape in search.shapes has at most 251"),
+    ("search.schedules.none", DELETE, "search.optimizers.gd: the hand-written gd takes a fixed learning rate"),
+    ("search.schedules.cosine_decay.alpha", [0.2, 1.5], "search.schedules.cosine_decay.alpha: must lie in [0, 1]"),
+    ("search.depth", [3, 1], "search.depth: must be [low, high] with low <= high"),
+    ("search.sampler", "grid", "search.sampler: must be one of"),
+    ("search.confirm.top", 300, "search.confirm.top: must be between 1 and 64"),
+    ("search.batch", DELETE, "search.batch: missing key"),
+])
+def test_a_bad_space_is_one_line_naming_the_key(key, value, message):
+    with pytest.raises(ConfigError) as e:
+        parse_params(edited(DEFAULT, key, value))
+    text = str(e.value)
+    assert "\n" not in text and message in text, text
+
+
+def test_a_sampled_strategy_is_a_models_entry_and_its_rates_are_optax_s():
+    space = Params().search
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(40):
+        s = suggest(study.ask(), space)
+        assert parameter_count(s.layer_sizes) <= 251
+        entry = model_entry(s, 4000)
+        model = JaxModel.of(entry["optimizer"], **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")})
+        assert model.layer_sizes == s.layer_sizes and model.l2 == s.l2 and model.settings == s.settings
+        rates = rate_table(s, 4000)
+        assert rates.shape == (4000,) and rates.dtype == np.float32 and np.all(np.isfinite(rates))
+        if s.schedule == "none":
+            assert model.learning_rate == s.learning_rate and np.all(rates == np.float32(s.learning_rate))
+        else:
+            assert model.schedule.name == s.schedule and rates.max() <= np.float32(s.learning_rate) * (1 + 1e-6)
+        if s.optimizer == "gd":
+            assert s.schedule == "none"
+
+
+@pytest.mark.parametrize("activation,optimizer,init", [("sigmoid", "adam", "he_normal"), ("tanh", "rmsprop", "glorot_uniform"),
+                                                        ("elu", "lion", "lecun_normal")])
+def test_a_padded_network_trains_as_the_network_itself(activation, optimizer, init):
+    """The group program's arithmetic on one network: padded to wider layers, with every
+    searched optimizer stepping and one selected, it computes the unpadded network's training
+    (to float32 rounding, grown over 60 epochs), and its padding stays exactly zero (sigmoid's
+    0.5 included)."""
+    sizes, padded = (1, 3, 3, 1), (1, 7, 7, 1)
+    inits = ("he_normal", "glorot_normal", "glorot_uniform", "lecun_normal")
+    key = jax.random.PRNGKey(5)
+    x = jnp.linspace(0, 5, 40).reshape(-1, 1)
+    y = jnp.sqrt(x) + jnp.sin(x)
+    data = (x, y, x, y)
+    wide_init, where = initial_network(key, jnp.asarray(sizes), padded, inits, jnp.int32(inits.index(init)))
+    real = [LayerParams(layer.W[:a, :b], layer.b[:, :b]) for layer, a, b in zip(wide_init, sizes[:-1], sizes[1:])]
+    names = ("sgd", "adam", "rmsprop", "lion")
+
+    def train(params, optimizer_, epochs=60):
+        epoch = make_epoch(optimizer_, activation, 0.001, validate_every_epoch=False)
+        carry = (params, optimizer_.init(params), jnp.int32(-1))
+        return jax.lax.fori_loop(0, epochs, lambda i, c: epoch(c, i, data)[0], carry)[0]
+
+    alone = train(real, make_optimizer(optimizer, 0.01))
+    group = masked(selected([make_optimizer(n, 0.01) for n in names], jnp.int32(names.index(optimizer))), where)
+    wide = train(wide_init, group)
+    for a, w, m in zip(jax.tree.leaves(alone), jax.tree.leaves(wide), jax.tree.leaves(where)):
+        np.testing.assert_allclose(np.asarray(w)[np.asarray(m) == 1], np.asarray(a).ravel(), rtol=1e-4, atol=1e-5)
+        assert np.all(np.asarray(w)[np.asarray(m) == 0] == 0)
+
+
+@pytest.mark.parametrize("init", ["he_normal", "glorot_normal", "glorot_uniform", "lecun_normal"])
+def test_a_layer_drawn_within_padding_is_the_initializer_s_draw_or_its_distribution(init):
+    """Unpadded: exactly the initializer's draw. Padded: zero outside the layer, and inside it
+    the initializer's scale for the layer's own size (the weights' spread over many draws)."""
+    key = jax.random.PRNGKey(0)
+    W, b = init_within(init, key, 4, 6, 4, 6)
+    W0, b0 = INITIALIZERS[init](key, 4, 6)
+    assert np.array_equal(W, W0) and np.array_equal(b, b0)
+    keys = jax.random.split(key, 4000)
+    padded = jax.vmap(lambda k: init_within(init, k, 4, 6, 20, 30))(keys)
+    exact = jax.vmap(lambda k: INITIALIZERS[init](k, 4, 6))(keys)
+    assert np.all(np.asarray(padded[0])[:, 4:, :] == 0) and np.all(np.asarray(padded[0])[:, :, 6:] == 0)
+    assert np.all(np.asarray(padded[1])[:, :, 6:] == 0)
+    np.testing.assert_allclose(np.std(padded[0][:, :4, :6]), np.std(exact[0]), rtol=0.02)
+    np.testing.assert_array_equal(padded[1][:, :, :6], exact[1])
