@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnreg import machine  # noqa: E402
+from nnreg.runtime import machine  # noqa: E402
 
 machine.setup(compilation_cache=False)  # as the seeds and sweep stages do (two host devices, or every core under native), compiles cold
 

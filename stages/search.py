@@ -6,7 +6,7 @@ other params or code). The `search.confirm.top` best are then trained again by t
 on the stats replicates and compared with `stats.baseline`, paired, corrected for `top`
 comparisons -> metrics/search.json, plots/search/trials.csv (one row a trial),
 plots/search/confirm.csv (one row a confirmed trial's replicate), plots/search/differences.csv
-(the confirmed trials against the baseline), plots/search/importance.csv (Optuna's fANOVA),
+(the confirmed trials against the baseline), plots/search/importance.csv (Optuna's PED-ANOVA),
 metrics/timing/search.json."""
 
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
@@ -131,13 +131,13 @@ def answer(params, confirmed: dict) -> str:
         v = c["vs_baseline"]
         return (f"Within {params.search.max_parameters} parameters and {params.train.epochs} epochs, the lowest "
                 f"validation MSE found is {describe_entry(c['entry'])}: mean {_g(c['validate_mse']['mean'], '.6f')} on "
-                f"{n} fresh replicates, {_g(-v['mean_diff'], '.6f')} below {baseline} (95 % CI of the difference "
+                f"{n} fresh replicates, {_g(-v['mean_diff'], '.6f')} below {baseline} (uncorrected 95 % CI of the difference "
                 f"[{_g(v['ci_low'], '.6f')}, {_g(v['ci_high'], '.6f')}], p = {_g(v['p_value'], '.2g')} corrected for "
                 f"{top}).")
     c = confirmed["rank_1"]
     v = c["vs_baseline"]
     return (f"No strategy of the search beats {baseline} detectably: its best, {describe_entry(c['entry'])}, differs "
-            f"by {_g(v['mean_diff'], '+.6f')} on {n} fresh replicates (95 % CI [{_g(v['ci_low'], '.6f')}, "
+            f"by {_g(v['mean_diff'], '+.6f')} on {n} fresh replicates (uncorrected 95 % CI [{_g(v['ci_low'], '.6f')}, "
             f"{_g(v['ci_high'], '.6f')}], corrected p = {_g(v['p_value'], '.2g')}); the confirmation would have "
             f"detected an improvement of about {_g(v['detectable'], '.6f')} (80 % power).")
 
@@ -145,7 +145,7 @@ def answer(params, confirmed: dict) -> str:
 def describe_entry(entry: dict) -> str:
     rate = (f"learning rate {entry['learning_rate']:.3g}" if "learning_rate" in entry
             else f"{entry['schedule']['name']} from {entry['schedule'].get('init_value') or entry['schedule']['peak_value']:.3g}")
-    extra = "".join(f", {k} {v:.3g}" for k, v in entry.items()
+    extra = "".join(f", {k} {v:.4g}" for k, v in entry.items()
                     if k not in ("trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
     return (f"{'-'.join(map(str, entry['layer_sizes']))} {entry['activation']} ({entry['init']}) with "
             f"{entry['optimizer']}, {rate}{extra}")
@@ -159,13 +159,17 @@ def main(argv):
     log(f"search: {len(space.shapes_eligible())} shapes with at most {space.max_parameters} parameters; "
         f"{space.n_trials} trials, {space.batch} at a time, {space.n_seeds} search replicates each")
 
+    first: list[int] = []
+
     def progress(done, total, study, elapsed):
+        if not first:
+            first.append(done - 1)  # the batches done before this run (a resumed study's)
         trials = study.get_trials(deepcopy=False)
         pruned = sum(t.state == TrialState.PRUNED for t in trials)
         values = [t.value for t in trials if t.state == TrialState.COMPLETE and math.isfinite(t.value)]
         log(f"search: batch {done}/{total}, {len(trials)} trials ({pruned} pruned), best so far "
             f"{min(values) if values else float('nan'):.6f}; {elapsed:.1f} s, about "
-            f"{elapsed / done * (total - done):.1f} s left")
+            f"{elapsed / (done - first[0]) * (total - done):.1f} s left")
 
     study, stats, resumed = run_search(params, SEARCH_JOURNAL, fingerprint(params, code_files()), progress,
                                        check=lambda program: check_memory(program, f"search (search.n_seeds: "

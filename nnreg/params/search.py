@@ -118,8 +118,8 @@ class NoSchedule(Section):
 
 
 class ExponentialDecaySpace(Section):
-    """Optax's exponential_decay from the learning rate over the whole run: `decay_rate` is the
-    last epoch's rate over the first's."""
+    """Optax's exponential_decay from the learning rate over the whole run (transition_steps: the
+    epochs): `decay_rate` is the rate after the last epoch over the first's."""
 
     _what = " for schedule exponential_decay"
     decay_rate: _pair(Float, lambda low: low > 0, " and low > 0 (a log range)") = (0.01, 1.0)
@@ -146,7 +146,7 @@ class CosineDecaySpace(Section):
 
 class WarmupCosineDecaySpace(Section):
     """Optax's warmup_cosine_decay_schedule from 0 up to the rate over `warmup_fraction` of the
-    epochs, then down to 0 by the last."""
+    epochs, then down to 0 after the last."""
 
     _what = " for schedule warmup_cosine_decay"
     warmup_fraction: Range = (0.01, 0.2)

@@ -201,7 +201,7 @@ def entry_text(entry: Mapping) -> str:
         arg = {k: v for k, v in s.items() if k in ("decay_rate", "alpha", "warmup_steps")}
         rate = f"{s['name']} from {s.get('peak_value', s.get('init_value')):.3g}" + "".join(
             f", {k} {v:.3g}" for k, v in arg.items())
-    settings = "".join(f", {k} {v:.3g}" for k, v in entry.items() if k not in (
+    settings = "".join(f", {k} {v:.4g}" for k, v in entry.items() if k not in (
         "trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
     return f"{shape} {entry['activation']}, {entry['init']}, {entry['optimizer']} {rate}{settings}"
 
@@ -218,7 +218,8 @@ def search_markdown(search: Mapping, n_seeds: int) -> str:
                      "" if v["win_rate"] is None else f"{v['win_rate']:.0%}",
                      "" if v["p_value"] is None else f"{v['p_value']:.2g}", v["verdict"]])
     table = _table(["Rank", "Trial", "Strategy", "Search score", f"Validation MSE: mean [95 % CI], {n_seeds} replicates",
-                    f"Paired difference from {baseline} [95 % CI]", "Lower on", f"p (Bonferroni, {top})", "Verdict"],
+                    f"Paired difference from {baseline} [95 % CI, uncorrected]", "Lower on", f"p (Bonferroni, {top})",
+                    "Verdict"],
                    "rrlrrrrrl", rows)
     return (f"{search['answer']}\n\n{table.rstrip()}\n\nThe search score is the mean validation MSE on the search's own "
             f"replicates (a stream no statistic here uses), on which the trials were chosen; the confirmation "

@@ -81,7 +81,7 @@ def schedule_entry(strategy: Strategy, epochs: int) -> dict | None:
     rate, arg = strategy.learning_rate, strategy.schedule_arg
     if strategy.schedule == "none":
         return None
-    if strategy.schedule == "exponential_decay":  # from the rate to decay_rate times it at the last epoch
+    if strategy.schedule == "exponential_decay":  # from the rate to decay_rate times it after the last epoch
         return {"name": "exponential_decay", "init_value": rate, "transition_steps": epochs, "decay_rate": arg}
     if strategy.schedule == "cosine_decay":
         return {"name": "cosine_decay", "init_value": rate, "decay_steps": epochs, "alpha": arg}

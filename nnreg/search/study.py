@@ -7,12 +7,13 @@ Deterministic and resumable:
 - each batch's sampler is seeded by (`search.seed`, batch number), so a batch's proposals depend
   only on the seed, the batch number and the trials before it;
 - a batch reaches the journal whole or not at all (`BatchJournal` holds its operations and
-  appends them in one write when the batch is done), so a search killed at any point resumes
-  from its last whole batch and ends as an uninterrupted one;
+  writes the file anew with them, renamed into place, when the batch is done), so a search
+  killed at any point resumes from its last whole batch and ends as an uninterrupted one;
 - a journal written for other params or code (`fingerprint`) is not resumed: it is started afresh.
 
 A trial's score is its mean validation MSE over the `search.n_seeds` search replicates; a
-trial with a diverged replicate scores infinity (recorded as diverged). Rung k trains the
+trial with a diverged replicate scores infinity and is stopped there, told pruned (recorded as
+diverged). Rung k trains the
 trial from its initial weights for `min_epochs * reduction_factor**k` epochs (the program is
 the same for every rung: restarting costs at most 1/(reduction_factor - 1) more epochs than
 carrying the state, and keeps every kept trial's 4,000 epochs one run).
@@ -34,11 +35,12 @@ import jax
 import numpy as np
 import optuna
 from optuna.storages import JournalStorage
-from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import TrialState
 
 from nnreg.core.replicates import ReplicateResult, diverged
 from nnreg.params.schema import Params
+from nnreg.runtime.files import atomic_write_bytes
 from nnreg.search.programs import (SEARCH_STREAM, Inputs, Program, Searched, compile_program, make_network_fn,
                                    padded_shape)
 from nnreg.search.space import Strategy, rate_table, suggest
@@ -47,37 +49,56 @@ STUDY = "search"
 
 
 class BatchJournal(BaseJournalBackend):
-    """Optuna's journal file, written a batch at a time: operations wait in memory (Optuna reads
-    them back as if written) until `commit()` appends them in one write."""
+    """Optuna's journal file (the format of its `JournalFileBackend`: a JSON operation a line),
+    written a batch at a time: operations wait in memory (Optuna reads them back as if written)
+    until `commit()` writes the file anew with them, through a temporary file renamed into
+    place. So the file holds whole batches whenever the process dies, even mid-write."""
 
     def __init__(self, path: Path):
-        # An absolute path: Optuna's default lock is a symlink to the path as given, which a
-        # relative path leaves dangling, and then a stale lock is never noticed.
-        self._file = JournalFileBackend(str(path.resolve()), lock_obj=JournalFileOpenLock(str(path.resolve())))
-        self._n_written = sum(1 for _ in self._file.read_logs(0))
+        self._path = path
+        self._written = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
         self._pending: list[dict[str, Any]] = []
 
     def read_logs(self, log_number_from: int):
-        if log_number_from < self._n_written:
-            yield from self._file.read_logs(log_number_from)
-        yield from self._pending[max(0, log_number_from - self._n_written):]
+        written = len(self._written)
+        yield from self._written[log_number_from:]  # Optuna asks for the few it has not read
+        yield from self._pending[max(0, log_number_from - written):]
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         self._pending.extend(logs)
 
     def commit(self) -> None:
         if self._pending:
-            self._file.append_logs(self._pending)
-            self._n_written += len(self._pending)
+            lines = "".join(json.dumps(op, separators=(",", ":")) + "\n" for op in self._pending).encode()
+            atomic_write_bytes(self._path, (self._path.read_bytes() if self._path.exists() else b"") + lines)
+            self._written.extend(self._pending)
             self._pending = []
 
 
-def fingerprint(params: Params, code: list[Path]) -> str:
-    """What makes a study: the search params, the data and epochs it trains with, the code and
-    Optuna's version. A journal with another fingerprint is not resumed."""
+def _whole_batches(study: optuna.Study, batch: int, n_trials: int) -> bool:
+    """Whether `study` holds batches 0, 1, ... each whole: every trial finished, `batch` of them
+    (fewer in the last batch of the search)."""
+    counts: dict[int, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED) or "batch" not in t.user_attrs:
+            return False
+        counts[t.user_attrs["batch"]] = counts.get(t.user_attrs["batch"], 0) + 1
+    return (sorted(counts) == list(range(len(counts)))
+            and all(n == min(batch, n_trials - b * batch) for b, n in counts.items()))
+
+
+def fingerprint(params: Params, code: list[Path], devices=None) -> str:
+    """What makes a study: the search params (but the confirmation's), the data and epochs it
+    trains with, the code, Optuna's and JAX's versions, the platform and the device count (which
+    set the numbers' last bits). A journal with another fingerprint is not resumed."""
+    import jaxlib
+
+    devices = list(devices or jax.devices())
     h = hashlib.sha256()
-    h.update(json.dumps({"search": params.search.model_dump(mode="json"), "data": params.data.model_dump(mode="json"),
-                         "epochs": params.train.epochs, "optuna": optuna.__version__}, sort_keys=True).encode())
+    h.update(json.dumps({"search": params.search.model_dump(mode="json", exclude={"confirm"}),
+                         "data": params.data.model_dump(mode="json"), "epochs": params.train.epochs,
+                         "optuna": optuna.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+                         "platform": devices[0].platform, "devices": len(devices)}, sort_keys=True).encode())
     for path in sorted(code):
         h.update(str(path).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
@@ -109,18 +130,16 @@ def rungs(params: Params) -> list[int]:
 
 
 def open_study(params: Params, path: Path, fingerprint_: str) -> tuple[optuna.Study, BatchJournal, bool]:
-    """The study in `path`: resumed if its fingerprint is `fingerprint_`, else started afresh.
-    Returns (study, journal, resumed)."""
+    """The study in `path`: resumed if its fingerprint is `fingerprint_` and it holds whole
+    batches, else started afresh. Returns (study, journal, resumed)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # The stage is the journal's one writer: a lock left by a search killed while it wrote is stale.
-    path.with_name(path.name + ".lock").unlink(missing_ok=True)
     resumed = False
     if path.exists():
         try:
-            old = optuna.load_study(study_name=STUDY, storage=JournalStorage(
-                JournalFileBackend(str(path.resolve()), lock_obj=JournalFileOpenLock(str(path.resolve())))))
-            resumed = old.user_attrs.get("fingerprint") == fingerprint_
-        except (KeyError, ValueError):
+            old = optuna.load_study(study_name=STUDY, storage=JournalStorage(BatchJournal(path)))
+            resumed = (old.user_attrs.get("fingerprint") == fingerprint_
+                       and _whole_batches(old, params.search.batch, params.search.n_trials))
+        except (KeyError, ValueError):  # no study, or not a journal
             resumed = False
         if not resumed:
             path.unlink()
@@ -264,14 +283,17 @@ def run_search(params: Params, path: Path, fingerprint_: str, progress: Progress
                 t.set_user_attr("epochs", epochs)
                 t.set_user_attr("diverged", bad)
                 t.set_user_attr("true_mse", float(np.mean(result.true_mse)) if not bad else None)
-                if k == len(epochs_at) - 1:
-                    study.tell(t, value)
-                    continue
-                t.report(value, epochs)
-                if t.should_prune():
+                if bad:  # stopped, as the worst at its rung (told complete, TPE could count it as good)
+                    t.report(value, epochs)
                     study.tell(t, state=TrialState.PRUNED)
+                elif k == len(epochs_at) - 1:
+                    study.tell(t, value)
                 else:
-                    kept.append(i)
+                    t.report(value, epochs)
+                    if t.should_prune():
+                        study.tell(t, state=TrialState.PRUNED)
+                    else:
+                        kept.append(i)
             alive = kept
         journal.commit()
         if progress is not None:
