@@ -114,7 +114,8 @@ def importances(study) -> list[dict]:
     target = lambda t: math.log(t.value if math.isfinite(t.value) else worst)  # noqa: E731
     ranked = optuna.importance.get_param_importances(
         study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), target=target)
-    return [{"parameter": k, "importance": v} for k, v in ranked.items()]
+    # Ranked by importance, ties (the zeros) by name: Optuna's order of ties follows string hashing.
+    return [{"parameter": k, "importance": v} for k, v in sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _g(x, spec: str) -> str:
