@@ -43,13 +43,12 @@ TRIAL_COLUMNS = ["trial", "batch", "state", "score", "best_so_far", "epochs", "d
 JAX_TRAINER = trainers.get("jax")  # the confirmation's
 
 
-def code_files() -> list[Path]:
-    """The code a study depends on (this script and every nnreg module it runs, as dvc.yaml's
-    deps): a journal made by other code is not resumed."""
-    root = Path.cwd().resolve()
-    modules = {Path(m.__file__).resolve() for n, m in list(sys.modules.items())
-               if (n == "nnreg" or n.startswith("nnreg.")) and getattr(m, "__file__", None)}
-    return sorted(p.relative_to(root) for p in modules if p.is_relative_to(root)) + [Path("stages/search.py")]
+def code_files() -> dict[str, Path]:
+    """The code a study depends on, by name: every nnreg module this stage runs (as dvc.yaml's
+    deps), wherever it is installed, and this script. A journal made by other code is not resumed."""
+    files = {n: Path(m.__file__) for n, m in list(sys.modules.items())
+             if (n == "nnreg" or n.startswith("nnreg.")) and getattr(m, "__file__", None)}
+    return {**files, "stages/search.py": Path(__file__)}
 
 
 def trial_rows(trials, params) -> list[dict]:

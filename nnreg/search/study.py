@@ -87,10 +87,10 @@ def _whole_batches(study: optuna.Study, batch: int, n_trials: int) -> bool:
             and all(n == min(batch, n_trials - b * batch) for b, n in counts.items()))
 
 
-def fingerprint(params: Params, code: list[Path], devices=None) -> str:
+def fingerprint(params: Params, code: dict[str, Path], devices=None) -> str:
     """What makes a study: the search params (but the confirmation's), the data and epochs it
     trains with, the code, Optuna's and JAX's versions, the platform and the device count (which
-    set the numbers' last bits). A journal with another fingerprint is not resumed."""
+    set the numbers' last bits). `code`: name -> file. A journal with another fingerprint is not resumed."""
     import jaxlib
 
     devices = list(devices or jax.devices())
@@ -99,8 +99,8 @@ def fingerprint(params: Params, code: list[Path], devices=None) -> str:
                          "data": params.data.model_dump(mode="json"), "epochs": params.train.epochs,
                          "optuna": optuna.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
                          "platform": devices[0].platform, "devices": len(devices)}, sort_keys=True).encode())
-    for path in sorted(code):
-        h.update(str(path).encode() + b"\0" + path.read_bytes())
+    for name in sorted(code):
+        h.update(name.encode() + b"\0" + code[name].read_bytes())
     return h.hexdigest()
 
 
