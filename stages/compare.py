@@ -5,7 +5,7 @@ paired by replicate -> metrics/compare.json; each swept model's best learning ra
 import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
 from nnreg.core.stats import best_learning_rate, compare_paired
 from nnreg.params.load import load_params
-from nnreg.runtime.files import SWEEP_COLUMNS, read_seeds, read_sweep, write_json, write_rows
+from nnreg.runtime.files import DIFFERENCE_COLUMNS, SWEEP_COLUMNS, read_seeds, read_sweep, write_json, write_rows
 from nnreg.runtime.paths import COMPARE, DIFFERENCES, PARAMS, SWEEP_LONG, SWEEP_METRICS, seeds_path, sweep_path
 from nnreg.runtime.progress import log
 from nnreg.runtime.stage import all_or_none, run_stage
@@ -29,7 +29,7 @@ def main(argv):
         write_json(COMPARE, compare)
         write_json(SWEEP_METRICS, sweep)
         write_rows(DIFFERENCES, [{"model": m, **compare[m]} for m in others],
-                   ["model", "mean_diff", "ci_low", "ci_high", "win_rate", "verdict"])
+                   DIFFERENCE_COLUMNS)
         write_rows(SWEEP_LONG, [{"model": m, **r} for m, rows in sweeps.items() for r in rows],
                    ["model", *SWEEP_COLUMNS])
     for m in others:

@@ -27,15 +27,14 @@ from nnreg.core.replicates import diverged, run_batch  # noqa: E402
 from nnreg.core.stats import compare_paired, describe, detectable_difference  # noqa: E402
 from nnreg.params.load import load_params  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
-from nnreg.runtime.files import read_seeds, write_csv, write_json, write_rows  # noqa: E402
+from nnreg.runtime.files import DIFFERENCE_COLUMNS, read_seeds, write_csv, write_json, write_rows  # noqa: E402
 from nnreg.runtime.paths import (PARAMS, SEARCH_CONFIRM, SEARCH_DIFFERENCES, SEARCH_IMPORTANCE,  # noqa: E402
                                  SEARCH_JOURNAL, SEARCH_METRICS, SEARCH_TIMING, SEARCH_TRIALS, seeds_path)
 from nnreg.runtime.progress import log  # noqa: E402
 from nnreg.runtime.stage import all_or_none, check_memory, run_stage  # noqa: E402
-from nnreg.search.space import confirmed_label, model_entry, shape_label  # noqa: E402
+from nnreg.search.space import confirmed_label, entry_text, model_entry, shape_label  # noqa: E402
 from nnreg.search.study import finished, fingerprint, run_search, strategy_of  # noqa: E402
 
-DIFFERENCE_COLUMNS = ["model", "mean_diff", "ci_low", "ci_high", "win_rate", "verdict"]
 TRIAL_COLUMNS = ["trial", "batch", "state", "score", "best_so_far", "epochs", "diverged", "true_mse", "shape",
                  "activation", "init", "optimizer", "learning_rate", "schedule", "schedule_arg", "l2", "settings"]
 
@@ -130,25 +129,16 @@ def answer(params, confirmed: dict) -> str:
         c = confirmed[min(better)[1]]
         v = c["vs_baseline"]
         return (f"Within {params.search.max_parameters} parameters and {params.train.epochs} epochs, the lowest "
-                f"validation MSE found is {describe_entry(c['entry'])}: mean {_g(c['validate_mse']['mean'], '.6f')} on "
+                f"validation MSE found is {entry_text(c['entry'])}: mean {_g(c['validate_mse']['mean'], '.6f')} on "
                 f"{n} fresh replicates, {_g(-v['mean_diff'], '.6f')} below {baseline} (uncorrected 95 % CI of the difference "
                 f"[{_g(v['ci_low'], '.6f')}, {_g(v['ci_high'], '.6f')}], p = {_g(v['p_value'], '.2g')} corrected for "
                 f"{top}).")
     c = confirmed["rank_1"]
     v = c["vs_baseline"]
-    return (f"No strategy of the search beats {baseline} detectably: its best, {describe_entry(c['entry'])}, differs "
+    return (f"No strategy of the search beats {baseline} detectably: its best, {entry_text(c['entry'])}, differs "
             f"by {_g(v['mean_diff'], '+.6f')} on {n} fresh replicates (uncorrected 95 % CI [{_g(v['ci_low'], '.6f')}, "
             f"{_g(v['ci_high'], '.6f')}], corrected p = {_g(v['p_value'], '.2g')}); the confirmation would have "
             f"detected an improvement of about {_g(v['detectable'], '.6f')} (80 % power).")
-
-
-def describe_entry(entry: dict) -> str:
-    rate = (f"learning rate {entry['learning_rate']:.3g}" if "learning_rate" in entry
-            else f"{entry['schedule']['name']} from {entry['schedule'].get('init_value') or entry['schedule']['peak_value']:.3g}")
-    extra = "".join(f", {k} {v:.4g}" for k, v in entry.items()
-                    if k not in ("trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
-    return (f"{'-'.join(map(str, entry['layer_sizes']))} {entry['activation']} ({entry['init']}) with "
-            f"{entry['optimizer']}, {rate}{extra}")
 
 
 def main(argv):

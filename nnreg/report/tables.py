@@ -10,6 +10,7 @@ import numpy as np
 
 from nnreg.report.labels import method_name
 from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE
+from nnreg.search.space import entry_text
 
 def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> list[dict]:
     """One row per model: method, runtime, compile time, device, parameters, training, validation and true MSE."""
@@ -189,21 +190,6 @@ def losses_long(histories: Mapping[str, Mapping[str, np.ndarray]], n: int = 200)
             columns["split"].append(np.full(len(epochs), split, dtype=object))
             columns["loss"].append(np.asarray(h[column])[epochs - 1])
     return {k: np.concatenate(v) for k, v in columns.items()}
-
-
-def entry_text(entry: Mapping) -> str:
-    """A models: entry in a few words: shape, activation, init, optimizer, rate or schedule, settings."""
-    shape = "-".join(str(n) for n in entry["layer_sizes"])
-    if "learning_rate" in entry:
-        rate = f"rate {entry['learning_rate']:.3g}"
-    else:
-        s = entry["schedule"]
-        arg = {k: v for k, v in s.items() if k in ("decay_rate", "alpha", "warmup_steps")}
-        rate = f"{s['name']} from {s.get('peak_value', s.get('init_value')):.3g}" + "".join(
-            f", {k} {v:.3g}" for k, v in arg.items())
-    settings = "".join(f", {k} {v:.4g}" for k, v in entry.items() if k not in (
-        "trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
-    return f"{shape} {entry['activation']}, {entry['init']}, {entry['optimizer']} {rate}{settings}"
 
 
 def search_markdown(search: Mapping, n_seeds: int) -> str:

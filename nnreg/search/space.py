@@ -107,3 +107,18 @@ def rate_table(strategy: Strategy, epochs: int) -> np.ndarray:
         return np.full(epochs, strategy.learning_rate, dtype=np.float32)
     args = {k: v for k, v in schedule.items() if k != "name"}
     return np.asarray(make_schedule(schedule["name"], args)(np.arange(epochs)), dtype=np.float32)
+
+
+def entry_text(entry: dict) -> str:
+    """A models: entry in a few words: shape, activation, init, optimizer, rate or schedule, settings."""
+    shape = "-".join(str(n) for n in entry["layer_sizes"])
+    if "learning_rate" in entry:
+        rate = f"rate {entry['learning_rate']:.3g}"
+    else:
+        s = entry["schedule"]
+        arg = {k: v for k, v in s.items() if k in ("decay_rate", "alpha", "warmup_steps")}
+        rate = f"{s['name']} from {s.get('peak_value', s.get('init_value')):.3g}" + "".join(
+            f", {k} {v:.3g}" for k, v in arg.items())
+    settings = "".join(f", {k} {v:.4g}" for k, v in entry.items() if k not in (
+        "trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
+    return f"{shape} {entry['activation']}, {entry['init']}, {entry['optimizer']} {rate}{settings}"
