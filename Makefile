@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export KERAS_BACKEND := jax
 
-.PHONY: help install repro test test-unit exp readme schema lock cuda break-guarantees bench dashboard plots-page clean-cache clean-venv
+.PHONY: help install repro test test-unit exp readme schema lock cuda break-guarantees bench dashboard worker plots-page clean-cache clean-venv
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,11 @@ bench: $(STAMP) ## time nnreg's trainers against the lecture's code
 DASHBOARD_PORT ?= 8080
 dashboard: $(STAMP) ## open optuna-dashboard on the search's study (models/search.journal) at localhost:8080
 	optuna-dashboard --host 127.0.0.1 --port $(DASHBOARD_PORT) --storage-class JournalFileStorage models/search.journal
+
+# A search worker on this machine (docs/experiments.md, "The search on many machines"): joins
+# the study the search stage made in search.storage, trains its trials here until it is done.
+worker: $(STAMP) ## join the search's shared study (search.storage) as a worker on this machine
+	python -m nnreg.search.worker
 
 # Rebuilds .dvc/plots/page.html, the template of `dvc plots show`/`diff`, with these
 # versions of vega, vega-lite and vega-embed inlined (needs npm and the network).

@@ -6,12 +6,14 @@
    sampler's share of the wall time.
 2. For one strategy per depth (the search's best complete trial of that depth), times the
    search's program (one trial on its `search.n_seeds` replicates, every hyperparameter traced,
-   padded to the depth's widest shape) and the plain replicate batch of the same strategy as a
+   padded to the depth's widest shape), the same program with `--per-call` trials a call (as
+   `search.trials_per_call` makes it), the plain replicate batch of the same strategy as a
    `models:` entry (the JAX trainer's `make_replicate`, `--n` replicates in one program, as a
-   seeds@ stage runs it) over `--epochs` epochs, alternating, `--repeats` times: medians per
-   network-epoch and the ratio search / plain (the target: at most 1.5).
+   seeds@ stage runs it) and the plain batch at the padded shape (what the padding alone
+   costs), over `--epochs` epochs, alternating, `--repeats` times: medians per network-epoch
+   and the ratio search / plain (the target: at most 1.5).
 
-    python benchmarks/search.py [--n-trials 256] [--epochs 1000] [--n 32] [--repeats 5]
+    python benchmarks/search.py [--n-trials 256] [--epochs 1000] [--n 32] [--per-call 8] [--repeats 5]
 """
 
 import argparse
@@ -36,6 +38,7 @@ from nnreg.params.load import load_params, parse_params  # noqa: E402
 from nnreg.params.export import to_dict  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
 from nnreg.search.space import model_entry, shape_label  # noqa: E402
+from nnreg.search.programs import stack  # noqa: E402
 from nnreg.search.study import Trainer, finished, run_search, strategy_of  # noqa: E402
 
 
@@ -44,6 +47,7 @@ def main():
     ap.add_argument("--n-trials", type=int, default=None, help="default: search.n_trials")
     ap.add_argument("--epochs", type=int, default=1000, help="epochs of each timed run")
     ap.add_argument("--n", type=int, default=32, help="networks in the plain replicate batch")
+    ap.add_argument("--per-call", type=int, default=8, help="trials a call in the second search column")
     ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args()
     raw = to_dict(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
@@ -71,32 +75,39 @@ def main():
     search_epochs = parse_params({**raw, "train": {"epochs": a.epochs}})
     trainer = Trainer(search_epochs)
     trainer.wait()
+    many = Trainer(parse_params({**raw, "train": {"epochs": a.epochs},
+                                 "search": {**raw["search"], "trials_per_call": a.per_call}}))
+    many.wait()
     rows = []
     for depth, (_, s) in sorted(best.items()):
-        program, inputs = trainer.program(depth + 2), trainer.inputs(s)
-        entry = model_entry(s, a.epochs)
-        model = JaxModel.of(entry["optimizer"], **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")})
-        plain = compile_batch(trainers.get("jax").make_replicate(model, params.network, params.data, a.epochs,
-                                                                 params.stats.seed), np.arange(a.n))
-        program(inputs, a.epochs)
-        plain.run()
-        times = {"search": [], "plain": []}
-        for _ in range(a.repeats):
-            start = time.perf_counter()
-            program(inputs, a.epochs)
-            times["search"].append((time.perf_counter() - start) / (len(inputs.index) * a.epochs))
-            start = time.perf_counter()
-            plain.run()
-            times["plain"].append((time.perf_counter() - start) / (a.n * a.epochs))
-        search_us, plain_us = (1e6 * statistics.median(times[k]) for k in ("search", "plain"))
+        inputs = trainer.inputs(s)
+        calls = {"search": (trainer.program(depth + 2), inputs, len(inputs.index)),
+                 "many": (many.program(depth + 2), stack([many.inputs(s)] * a.per_call), a.per_call * len(inputs.index))}
+        for name, sizes in (("plain", s.layer_sizes), ("padded", trainer.padded[depth + 2])):
+            entry = model_entry(s._replace(layer_sizes=tuple(sizes)), a.epochs)
+            model = JaxModel.of(entry["optimizer"],
+                                **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")})
+            batch = compile_batch(trainers.get("jax").make_replicate(model, params.network, params.data, a.epochs,
+                                                                     params.stats.seed), np.arange(a.n))
+            calls[name] = (batch, None, a.n)
+        times = {k: [] for k in calls}
+        for _ in range(a.repeats + 1):  # the first round warms up, not counted
+            for name, (fn, inputs_, n) in calls.items():
+                start = time.perf_counter()
+                fn(inputs_, a.epochs) if inputs_ is not None else fn.run()
+                times[name].append((time.perf_counter() - start) / (n * a.epochs))
+        us = {k: 1e6 * statistics.median(v[1:]) for k, v in times.items()}
         rows.append((shape_label(s.layer_sizes), shape_label(trainer.padded[depth + 2]), s.activation, s.optimizer,
-                     search_us, plain_us))
-    print(f"\nPer network-epoch, medians of {a.repeats} alternating runs of {a.epochs} epochs "
-          f"(search: one trial, {len(trainer.indices)} networks a call; plain: {a.n} networks a call)\n")
-    print("| Shape | Padded to | Activation | Optimizer | Search (us) | Plain batch (us) | Search / plain |")
-    print("| --- | --- | --- | --- | ---: | ---: | ---: |")
-    for shape, padded, act, opt, s_us, p_us in rows:
-        print(f"| {shape} | {padded} | {act} | {opt} | {s_us:.1f} | {p_us:.1f} | {s_us / p_us:.2f} |")
+                     us))
+    print(f"\nPer network-epoch (us), medians of {a.repeats} alternating runs of {a.epochs} epochs "
+          f"(search: one trial, {len(trainer.indices)} networks a call; search x{a.per_call}: {a.per_call} copies of "
+          f"the trial a call; plain: {a.n} networks a call, its own shape or the padded one)\n")
+    print(f"| Shape | Padded to | Activation | Optimizer | Search | Search x{a.per_call} | Plain | Plain, padded "
+          f"| Search / plain | Padded / plain |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for shape, padded, act, opt, us in rows:
+        print(f"| {shape} | {padded} | {act} | {opt} | {us['search']:.1f} | {us['many']:.1f} | {us['plain']:.1f} "
+              f"| {us['padded']:.1f} | {us['search'] / us['plain']:.2f} | {us['padded'] / us['plain']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from nnreg.runtime import machine
 machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
 
 import math  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -33,21 +32,13 @@ from nnreg.runtime.paths import (PARAMS, SEARCH_CONFIRM, SEARCH_DIFFERENCES, SEA
 from nnreg.runtime.progress import log  # noqa: E402
 from nnreg.runtime.stage import all_or_none, check_memory, run_stage  # noqa: E402
 from nnreg.search.space import confirmed_label, entry_text, model_entry, shape_label  # noqa: E402
-from nnreg.search.study import finished, fingerprint, run_search, strategy_of  # noqa: E402
+from nnreg.search.study import Stats, finished, fingerprint, made_by, run_search, strategy_of  # noqa: E402
 
 TRIAL_COLUMNS = ["trial", "batch", "state", "score", "best_so_far", "epochs", "diverged", "true_mse", "shape",
                  "activation", "init", "optimizer", "learning_rate", "schedule", "schedule_arg", "l2", "settings"]
 
 
 JAX_TRAINER = trainers.get("jax")  # the confirmation's
-
-
-def code_files() -> dict[str, Path]:
-    """The code a study depends on, by name: every nnreg module this stage runs (as dvc.yaml's
-    deps), wherever it is installed, and this script. A journal made by other code is not resumed."""
-    files = {n: Path(m.__file__) for n, m in list(sys.modules.items())
-             if (n == "nnreg" or n.startswith("nnreg.")) and getattr(m, "__file__", None)}
-    return {**files, "stages/search.py": Path(__file__)}
 
 
 def trial_rows(trials, params) -> list[dict]:
@@ -57,7 +48,7 @@ def trial_rows(trials, params) -> list[dict]:
         value = t.value if t.state == TrialState.COMPLETE else t.intermediate_values[t.user_attrs["epochs"]]
         if t.state == TrialState.COMPLETE:
             best = min(best, value)
-        rows.append({"trial": t.user_attrs["batch"] * params.search.batch + t.user_attrs["slot"],
+        rows.append({"trial": t.number,
                      "batch": t.user_attrs["batch"], "state": t.state.name.lower(), "score": value,
                      "best_so_far": best, "epochs": t.user_attrs["epochs"], "diverged": int(t.user_attrs["diverged"]),
                      "true_mse": t.user_attrs["true_mse"], "shape": shape_label(s.layer_sizes),
@@ -141,6 +132,43 @@ def answer(params, confirmed: dict) -> str:
             f"detected an improvement of about {_g(v['detectable'], '.6f')} (80 % power).")
 
 
+def with_workers(params, made, check):
+    """The search in `search.storage`, shared with workers (`python -m nnreg.search.worker`):
+    makes the study (or resumes it), works as a worker, waits for the study's last trials, and
+    copies the study into the journal file the rest of the stage (and `dvc`, and the
+    dashboard) reads. Returns (study, stats, resumed)."""
+    import optuna
+    from optuna.storages import JournalStorage
+
+    from nnreg.search.storage import open_storage, read_url
+    from nnreg.search.study import STUDY, BatchJournal, Trainer
+    from nnreg.search.workers import best_value, create, work
+
+    space = params.search
+    url = read_url(space.storage, Path.cwd())
+    storage = open_storage(url, space.storage.retry_s, log)
+    study, resumed = create(params, storage, made)
+    log(f"search: study in {url.shown} ({'resumed' if resumed else 'new'}); workers may join: "
+        f"python -m nnreg.search.worker")
+    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.get_trials(deepcopy=False))
+    stats = Stats(0, 0.0, 0.0, 0.0, 0, 0)
+    if done < space.n_trials:
+        trainer = Trainer(params)
+        for program in trainer.wait():
+            check(program)
+        progress = lambda study, elapsed: log(f"search: {elapsed:.1f} s, best so far {best_value(study):.6f}")  # noqa: E731
+        work_stats = work(params, study, trainer, space.storage.lease_s, log, progress)
+        log(f"search: this worker told {work_stats.trials_told} trials in {work_stats.batches} batches; storage "
+            f"{work_stats.storage_s:.1f} s in {work_stats.storage_calls} calls")
+        stats = Stats(trainer.compiles, trainer.compile_s, trainer.train_s, 0.0, trainer.network_epochs,
+                      trainer.padded_network_epochs)
+    SEARCH_JOURNAL.unlink(missing_ok=True)
+    journal = BatchJournal(SEARCH_JOURNAL)
+    optuna.copy_study(from_study_name=STUDY, from_storage=storage, to_storage=JournalStorage(journal))
+    journal.commit()
+    return optuna.load_study(study_name=STUDY, storage=JournalStorage(BatchJournal(SEARCH_JOURNAL))), stats, resumed
+
+
 def main(argv):
     del argv
     params = load_params(PARAMS)
@@ -161,11 +189,15 @@ def main(argv):
             f"{min(values) if values else float('nan'):.6f}; {elapsed:.1f} s, about "
             f"{elapsed / (done - first[0]) * (total - done):.1f} s left")
 
-    study, stats, resumed = run_search(params, SEARCH_JOURNAL, fingerprint(params, code_files()), progress,
-                                       check=lambda program: check_memory(program, f"search (search.n_seeds: "
-                                                                                   f"{space.n_seeds})"))
+    made = made_by(params)
+    check = lambda program: check_memory(program, f"search (search.n_seeds: {space.n_seeds}, "  # noqa: E731
+                                                  f"trials_per_call: {space.trials_per_call})")
+    if space.storage is None:
+        study, stats, resumed = run_search(params, SEARCH_JOURNAL, fingerprint(made), progress, check=check)
+    else:
+        study, stats, resumed = with_workers(params, made, check)
     if resumed:
-        log(f"search: resumed {SEARCH_JOURNAL} (made by the same params and code)")
+        log("search: resumed the study (made by the same params and code)")
     trials = finished(study)
     rows = trial_rows(trials, params)
     complete = sorted(((r["trial"], t) for r, t in zip(rows, trials)

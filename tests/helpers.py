@@ -31,6 +31,7 @@ TINY = {
     "sweep": {"models": ["gd"], "learning_rates": [0.01, 10.0], "n_seeds": 2},
     # Six trials in two batches over four shapes, pruned at epochs 10 and 20, the best two confirmed.
     "search": {"seed": 0, "sampler": "tpe", "startup_trials": 3, "n_trials": 6, "batch": 3, "n_seeds": 2,
+               "trials_per_call": 2,
                "max_parameters": 251, "depth": [1, 2], "width": [2, 3], "activations": ["tanh"],
                "inits": ["he_normal", "glorot_uniform"], "optimizers": {"sgd": {}, "adam": {"b1": [0.8, 0.95]}},
                "learning_rate": [0.001, 0.1], "schedules": {"none": {}, "cosine_decay": {"alpha": [0.0, 0.5]}},
@@ -62,8 +63,11 @@ def env_for(root: Path) -> dict:
     return env
 
 
-def run(root: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run(list(args), cwd=root, env=env_for(root), capture_output=True, text=True, timeout=timeout)
+def run(root: Path, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None
+        ) -> subprocess.CompletedProcess:
+    """`args` run in `root` (in `env`, default `env_for(root)`); with `check`, an exit status but 0 fails."""
+    proc = subprocess.run(list(args), cwd=root, env=env or env_for(root), capture_output=True, text=True,
+                          timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

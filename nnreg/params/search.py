@@ -8,9 +8,12 @@ range, or null: off). Each range is `[low, high]`; a setting's range lies within
 setting's own bounds (`nnreg.params.vocabulary.SETTINGS`), and a log range above 0.
 
 How to search it: `sampler` (Optuna's TPE or random) seeded by `seed`, `n_trials` trials
-asked `batch` at a time, each trained on `n_seeds` search replicates; `pruning` stops the
+asked `batch` at a time, each trained on `n_seeds` search replicates, `trials_per_call` trials
+of one depth and activation in one compiled call; `pruning` stops the
 worst trials of each rung of epochs (successive halving), and `confirm.top` trials are
-trained again on the stats replicates (`nnreg.search`, `stages/search.py`).
+trained again on the stats replicates (`nnreg.search`, `stages/search.py`); `storage` (null:
+the stage's own journal file) puts the study in a database or a shared journal, for workers on
+several machines (`nnreg.search.workers`).
 """
 
 from __future__ import annotations
@@ -186,6 +189,28 @@ class Pruning(Section):
     reduction_factor: Annotated[Int, Bounds(ge=2, le=100)] = 4
 
 
+class Storage(Section):
+    """Where a search spread over workers keeps its study (`nnreg.search.storage`,
+    `nnreg.search.workers`): a database URL (PostgreSQL, MySQL), or `journal:<path>` for a
+    journal file that processes on one host share, read from the environment variable
+    `url_env` or from the git-ignored file `url_file` (exactly one), never written here."""
+
+    _optional = ("url_env", "url_file", "lease_s", "retry_s")
+    url_env: Optional[str] = Field(None, description="the environment variable holding the URL")
+    url_file: Optional[str] = Field(None, description="a git-ignored file holding the URL, relative to the project")
+    lease_s: Annotated[Float, Bounds(gt=0, le=86400)] = Field(
+        60.0, description="a trial's lease: a worker silent this long loses its trials, which are proposed again")
+    retry_s: Annotated[Float, Bounds(ge=0, le=86400)] = Field(
+        120.0, description="how long a worker retries a storage that is away before it stops")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.url_env is None) == (self.url_file is None):
+            raise field_error("url_env", "give exactly one of url_env (an environment variable) and url_file "
+                                         "(a git-ignored file) for the storage's URL")
+        return self
+
+
 class Confirm(Section):
     top: Annotated[Int, Bounds(ge=1, le=64)] = Field(5, description="best trials trained again on the stats replicates")
 
@@ -196,7 +221,7 @@ class Confirm(Section):
 class SearchParams(Section):
     """Exercise 23.1 as a search (`nnreg.search`)."""
 
-    _optional = ("shapes", "l2", "pruning")
+    _optional = ("shapes", "l2", "pruning", "storage")
     seed: Seed = Field(0, description="the sampler's seed and the search replicates' key")
     sampler: Literal["tpe", "random"] = "tpe"
     startup_trials: Annotated[Int, Bounds(ge=0, le=MAX_TRIALS)] = Field(
@@ -204,6 +229,8 @@ class SearchParams(Section):
     n_trials: Annotated[Int, Bounds(ge=1, le=MAX_TRIALS)] = 256
     batch: Annotated[Int, Bounds(ge=1, le=4096)] = Field(32, description="trials asked, trained and told at a time")
     n_seeds: Annotated[Int, Bounds(ge=1, le=1024)] = Field(4, description="search replicates per trial")
+    trials_per_call: Annotated[Int, Bounds(ge=1, le=4096)] = Field(
+        1, description="trials of one depth and activation trained in one compiled call (raise it on a GPU)")
     max_parameters: Annotated[Int, Bounds(ge=2, le=10**7)] = Field(251, description="the exercise's bound")
     depth: IntRange = Field((1, 6), description="hidden layers")
     width: IntRange = Field((1, 250), description="units in every hidden layer")
@@ -218,6 +245,8 @@ class SearchParams(Section):
     schedules: SchedulesSpace = Field(default_factory=_default_schedules)
     l2: Optional[LogRange] = Field((1e-6, 1e-2), description="a log range, or null: no penalty")
     pruning: Optional[Pruning] = Field(Pruning(), description="null: every trial trained for every epoch")
+    storage: Optional[Storage] = Field(None, description="null: the stage's own journal file, one process; "
+                                                         "else the study's shared storage, for workers")
     confirm: Confirm = Confirm()
 
     @model_validator(mode="after")

@@ -22,11 +22,13 @@ The maths is the single network's (`nnreg.core.network`, `nnreg.core.training.ma
   (`nnreg.search.space.rate_table`).
 - epochs: a traced bound, so the rungs of successive halving reuse the program.
 
-A call trains one trial on N networks (its search replicates, padded to a multiple of the
-devices): per network `index` (); per trial `widths` (depth + 2,) int32, `init` () int32,
-`rates` (epochs,), `optimizer` () int32, `settings` one () float32 per searched setting, `l2` (),
-`activation` () int32. (Measured: a network-epoch costs the same from 4 to 32
-networks a call, so one trial a call wastes nothing.)
+A call trains T trials of one depth and one activation on N search replicates each, M = T x N
+networks (`search.trials_per_call` trials; N is `search.n_seeds` padded to a multiple of the
+devices), split over the devices: per network `index` () int32, `widths` (depth + 2,) int32,
+`init` () int32, `rates` (epochs,) float32, `optimizer` () int32, `settings` one () float32 per
+searched setting, `l2` () float32; per call `activation` () int32 (a switch on a scalar shared
+by the call runs only the chosen function; a per-network activation would compute all five).
+Every network's numbers are the same whatever shares its call (tested).
 """
 
 from __future__ import annotations
@@ -98,19 +100,27 @@ class Searched(NamedTuple):
 
 
 class Inputs(NamedTuple):
-    """A call's arguments: a trial's replicates (leading (N,) axis) and its hyperparameters."""
+    """A call's arguments: its M networks' (leading (M,) axis: trial by trial, each trial's
+    replicates together) and the call's activation."""
 
-    index: np.ndarray  # (N,) int32: search replicate
-    widths: np.ndarray  # (depth + 2,) int32: the trial's layer sizes
-    init: np.ndarray  # () int32: index into the searched initializers
-    rates: np.ndarray  # (epochs,) float32
-    optimizer: np.ndarray  # () int32: index into Searched.optimizers
-    settings: dict  # Searched.keys() -> () float32
-    l2: np.ndarray  # () float32
-    activation: np.ndarray  # () int32: index into the searched activations
+    index: np.ndarray  # (M,) int32: search replicate
+    widths: np.ndarray  # (M, depth + 2) int32: the network's layer sizes
+    init: np.ndarray  # (M,) int32: index into the searched initializers
+    rates: np.ndarray  # (M, epochs) float32
+    optimizer: np.ndarray  # (M,) int32: index into Searched.optimizers
+    settings: dict  # Searched.keys() -> (M,) float32
+    l2: np.ndarray  # (M,) float32
+    activation: np.ndarray  # () int32: index into the searched activations, for the whole call
 
 
-BATCHED = Inputs(0, None, None, None, None, None, None, None)  # the vmapped axes
+BATCHED = Inputs(0, 0, 0, 0, 0, 0, 0, None)  # the vmapped axes
+
+
+def stack(calls: list[Inputs]) -> Inputs:
+    """One call of the networks of `calls` (each a trial's, of one activation), in order."""
+    assert len({int(c.activation) for c in calls}) == 1, "a call has one activation"
+    return Inputs(*(jax.tree.map(lambda *a: np.concatenate(a), *fields) if axis == 0 else fields[0]
+                    for fields, axis in zip(zip(*calls), BATCHED)))
 
 
 def initial_network(key: jax.Array, widths: jax.Array, padded: tuple[int, ...], inits: tuple[str, ...],
@@ -158,7 +168,7 @@ def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tup
 
 
 class Program(NamedTuple):
-    """A depth's compiled program for N networks: `__call__(inputs, epochs)`."""
+    """A depth's compiled program for M networks: `__call__(inputs, epochs)`."""
 
     compiled: Callable
     shardings: Inputs  # per argument: split over the devices (batched) or copied to each
@@ -175,7 +185,7 @@ class Program(NamedTuple):
 
 def compile_program(run: Callable, example: Inputs, devices=None) -> Program:
     """Compiles `jax.vmap(run)` over the batched arguments (`BATCHED`) for inputs shaped as
-    `example` (N a multiple of the devices), the networks split over `devices` (default: every
+    `example` (M a multiple of the devices), the networks split over `devices` (default: every
     local device)."""
     devices = list(devices or jax.devices())
     mesh = Mesh(np.array(devices), ("replica",))

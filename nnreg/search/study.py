@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import subprocess
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -36,13 +37,14 @@ import numpy as np
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nnreg.core.replicates import ReplicateResult, diverged
 from nnreg.params.schema import Params
 from nnreg.runtime.files import atomic_write_bytes
 from nnreg.search.programs import (SEARCH_STREAM, Inputs, Program, Searched, compile_program, make_network_fn,
-                                   padded_shape)
+                                   padded_shape, stack)
 from nnreg.search.space import Strategy, rate_table, suggest
 
 STUDY = "search"
@@ -87,21 +89,50 @@ def _whole_batches(study: optuna.Study, batch: int, n_trials: int) -> bool:
             and all(n == min(batch, n_trials - b * batch) for b, n in counts.items()))
 
 
-def fingerprint(params: Params, code: dict[str, Path], devices=None) -> str:
-    """What makes a study: the search params (but the confirmation's), the data and epochs it
-    trains with, the code, Optuna's and JAX's versions, the platform and the device count (which
-    set the numbers' last bits). `code`: name -> file. A journal with another fingerprint is not resumed."""
+def code_hash() -> str:
+    """A hash of the code a search runs: every module of nnreg's `core`, `params`, `runtime` and
+    `search` packages (and nnreg/__init__.py), wherever nnreg is installed."""
+    import nnreg
+
+    package = Path(nnreg.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([package / "__init__.py", *(p for sub in SEARCH_CODE for p in (package / sub).rglob("*.py"))]):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+SEARCH_CODE = ("core", "params", "runtime", "search")
+
+
+def made_by(params: Params, root: Path | None = None) -> dict[str, str]:
+    """What makes a study, as a worker checks before it joins: the commit checked out at `root`,
+    a hash of the search params (but the confirmation's and the storage's), the data and the
+    epochs, a hash of requirements.lock, the code's hash and Optuna's and JAX's versions."""
     import jaxlib
 
+    root = Path.cwd() if root is None else root
+    searched = json.dumps({"search": params.search.model_dump(mode="json", exclude={"confirm", "storage"}),
+                           "data": params.data.model_dump(mode="json"), "epochs": params.train.epochs},
+                          sort_keys=True)
+    lock = root / "requirements.lock"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "none"
+    return {"commit": commit, "params": hashlib.sha256(searched.encode()).hexdigest(),
+            "lock": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "none",
+            "code": code_hash(), "optuna": optuna.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__}
+
+
+def fingerprint(made: dict[str, str], devices=None) -> str:
+    """The study a single process may resume: `made_by` but the commit (a commit changing no
+    code or params keeps the study), with the platform and the device count (which set the
+    numbers' last bits). A journal with another fingerprint is not resumed."""
     devices = list(devices or jax.devices())
-    h = hashlib.sha256()
-    h.update(json.dumps({"search": params.search.model_dump(mode="json", exclude={"confirm"}),
-                         "data": params.data.model_dump(mode="json"), "epochs": params.train.epochs,
-                         "optuna": optuna.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-                         "platform": devices[0].platform, "devices": len(devices)}, sort_keys=True).encode())
-    for name in sorted(code):
-        h.update(name.encode() + b"\0" + code[name].read_bytes())
-    return h.hexdigest()
+    kept = {k: v for k, v in made.items() if k != "commit"}
+    return hashlib.sha256(json.dumps({**kept, "platform": devices[0].platform, "devices": len(devices)},
+                                     sort_keys=True).encode()).hexdigest()
 
 
 def make_sampler(params: Params, batch: int) -> optuna.samplers.BaseSampler:
@@ -129,6 +160,16 @@ def rungs(params: Params) -> list[int]:
     return out + [epochs]
 
 
+def make_pruner(params: Params) -> optuna.pruners.BasePruner:
+    """Successive halving (`search.pruning`), or none."""
+    pruning = params.search.pruning
+    if pruning is None:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=pruning.min_epochs,
+                                                  reduction_factor=pruning.reduction_factor,
+                                                  min_early_stopping_rate=0, bootstrap_count=0)
+
+
 def open_study(params: Params, path: Path, fingerprint_: str) -> tuple[optuna.Study, BatchJournal, bool]:
     """The study in `path`: resumed if its fingerprint is `fingerprint_` and it holds whole
     batches, else started afresh. Returns (study, journal, resumed)."""
@@ -145,17 +186,23 @@ def open_study(params: Params, path: Path, fingerprint_: str) -> tuple[optuna.St
             path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     journal = BatchJournal(path)
-    pruning = params.search.pruning
-    pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=pruning.min_epochs,
-                                                     reduction_factor=pruning.reduction_factor,
-                                                     min_early_stopping_rate=0, bootstrap_count=0)
-              if pruning is not None else optuna.pruners.NopPruner())
     study = optuna.create_study(study_name=STUDY, storage=JournalStorage(journal), direction="minimize",
-                                pruner=pruner, load_if_exists=True)
+                                pruner=make_pruner(params), load_if_exists=True)
     if not resumed:
         study.set_user_attr("fingerprint", fingerprint_)
         study.set_user_attr("search", params.search.model_dump(mode="json"))
     return study, journal, resumed
+
+
+def calls(strategies: list[Strategy], per_call: int) -> list[tuple[list[int], int]]:
+    """`strategies` as compiled calls, each (the positions of at most `per_call` strategies of
+    one depth and activation, their layer sizes' count: the program's depth + 2), grouped in
+    order of first appearance."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, s in enumerate(strategies):
+        groups.setdefault((len(s.layer_sizes), s.activation), []).append(i)
+    return [(members[k:k + per_call], n_layers) for (n_layers, _), members in groups.items()
+            for k in range(0, len(members), per_call)]
 
 
 class Stats(NamedTuple):
@@ -170,8 +217,9 @@ class Stats(NamedTuple):
 
 
 class Trainer:
-    """Trains strategies on the search replicates, a trial a call, with one compiled program per
-    depth (`nnreg.search.programs`), kept for the whole search."""
+    """Trains strategies on the search replicates, `search.trials_per_call` trials of one depth
+    and activation a call, with one compiled program per depth (`nnreg.search.programs`), kept
+    for the whole search."""
 
     def __init__(self, params: Params, devices=None):
         space = params.search
@@ -184,13 +232,14 @@ class Trainer:
         self.padded = {depth: padded_shape(shapes) for depth, shapes in by_depth.items()}
         n = space.n_seeds + (-space.n_seeds) % len(self.devices)  # padded with further replicates, dropped
         self.indices = SEARCH_STREAM + np.arange(n, dtype=np.int32)
+        self.trials_per_call = space.trials_per_call
         self.compiles, self.compile_s, self.train_s, self.network_epochs, self.padded_network_epochs = 0, 0.0, 0.0, 0, 0
         # Every depth's program, compiled two at a time as the search starts (XLA compiles outside
         # Python's lock): about half the wall time of compiling each when first needed.
         examples = {d: Strategy(shapes[0], space.activations[0], space.inits[0], self.searched.optimizers[0], {},
                                 space.learning_rate[0], "none", 0.0, 0.0) for d, shapes in by_depth.items()}
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)))
-        self._programs = {d: self._pool.submit(self._compile, d, self.inputs(example))
+        self._programs = {d: self._pool.submit(self._compile, d, stack([self.inputs(example)] * self.trials_per_call))
                           for d, example in sorted(examples.items())}
 
     def _compile(self, depth: int, example: Inputs):
@@ -211,27 +260,29 @@ class Trainer:
         return self._programs[n_layers].result()
 
     def inputs(self, s: Strategy) -> Inputs:
-        """A trial's call: its search replicates and its hyperparameters."""
-        space = self.params.search
-        settings = {k: np.float32(s.settings.get(k.split(".", 1)[1], 0.0) if k.split(".", 1)[0] == s.optimizer
-                                  else 0.0) for k in self.searched.keys()}
-        return Inputs(self.indices, np.asarray(s.layer_sizes, dtype=np.int32), np.int32(space.inits.index(s.init)),
-                      rate_table(s, self.params.train.epochs), np.int32(self.searched.optimizers.index(s.optimizer)),
-                      settings, np.float32(s.l2), np.int32(space.activations.index(s.activation)))
+        """A trial's networks, one a search replicate, with its hyperparameters."""
+        space, n = self.params.search, len(self.indices)
+        settings = {k: np.full(n, s.settings.get(k.split(".", 1)[1], 0.0) if k.split(".", 1)[0] == s.optimizer
+                               else 0.0, np.float32) for k in self.searched.keys()}
+        return Inputs(self.indices, np.tile(np.asarray(s.layer_sizes, dtype=np.int32), (n, 1)),
+                      np.full(n, space.inits.index(s.init), np.int32),
+                      np.tile(rate_table(s, self.params.train.epochs), (n, 1)),
+                      np.full(n, self.searched.optimizers.index(s.optimizer), np.int32), settings,
+                      np.full(n, s.l2, np.float32), np.int32(space.activations.index(s.activation)))
 
     def train(self, strategies: list[Strategy], epochs: int) -> list[ReplicateResult]:
         """Each strategy trained for `epochs` epochs on every search replicate: (n_seeds,) results each."""
-        out = []
-        n_seeds = self.params.search.n_seeds
-        for s in strategies:
-            inputs = self.inputs(s)
-            program = self.program(len(s.layer_sizes))
+        out: list[ReplicateResult | None] = [None] * len(strategies)
+        n, n_seeds, t = len(self.indices), self.params.search.n_seeds, self.trials_per_call
+        for members, n_layers in calls(strategies, t):
+            padded = members + [members[-1]] * (t - len(members))  # the last trial again, its results dropped
             start = time.perf_counter()
-            result = program(inputs, epochs)
+            result = self.program(n_layers)(stack([self.inputs(strategies[i]) for i in padded]), epochs)
             self.train_s += time.perf_counter() - start
-            self.network_epochs += n_seeds * epochs
-            self.padded_network_epochs += len(self.indices) * epochs
-            out.append(ReplicateResult(*(a[:n_seeds] for a in result)))
+            self.network_epochs += len(members) * n_seeds * epochs
+            self.padded_network_epochs += t * n * epochs
+            for k, i in enumerate(members):
+                out[i] = ReplicateResult(*(a[k * n:k * n + n_seeds] for a in result))
         return out
 
 
@@ -241,6 +292,44 @@ def score(result: ReplicateResult) -> tuple[float, bool]:
     if bad.any():
         return math.inf, True
     return float(np.mean(result.validate_mse.astype(np.float64))), False
+
+
+def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: list[Strategy], trainer: Trainer,
+                epochs_at: list[int], tell: Callable[..., Any] | None = None,
+                trained: Callable[[], None] | None = None) -> None:
+    """Trains a batch rung by rung (`epochs_at`), reporting each trial's score and telling the
+    study (`tell(trial, values=..., state=...)`, default `study.tell`) when it is pruned, diverged
+    or done; `trained()` after each rung's training. A trial the storage no longer lets this
+    process update (its lease ran out and another worker has it again: `nnreg.search.workers`)
+    is dropped."""
+    tell = tell or study.tell
+    alive = list(range(len(trials)))
+    for k, epochs in enumerate(epochs_at):
+        results = trainer.train([strategies[i] for i in alive], epochs)
+        if trained is not None:
+            trained()
+        kept = []
+        for i, result in zip(alive, results):
+            value, bad = score(result)
+            t = trials[i]
+            try:
+                t.set_user_attr("epochs", epochs)
+                t.set_user_attr("diverged", bad)
+                t.set_user_attr("true_mse", float(np.mean(result.true_mse)) if not bad else None)
+                if bad:  # stopped, as the worst at its rung (told complete, TPE could count it as good)
+                    t.report(value, epochs)
+                    tell(t, state=TrialState.PRUNED)
+                elif k == len(epochs_at) - 1:
+                    tell(t, value)
+                else:
+                    t.report(value, epochs)
+                    if t.should_prune():
+                        tell(t, state=TrialState.PRUNED)
+                    else:
+                        kept.append(i)
+            except UpdateFinishedTrialError:
+                pass
+        alive = kept
 
 
 Progress = Callable[[int, int, optuna.Study, float], None]  # (batches done, batches, study, seconds)
@@ -273,28 +362,7 @@ def run_search(params: Params, path: Path, fingerprint_: str, progress: Progress
             t.set_user_attr("batch", b)
             t.set_user_attr("slot", slot)
         sampler_s += time.perf_counter() - start
-        alive = list(range(size))
-        for k, epochs in enumerate(epochs_at):
-            results = trainer.train([strategies[i] for i in alive], epochs)
-            kept = []
-            for i, result in zip(alive, results):
-                value, bad = score(result)
-                t = trials[i]
-                t.set_user_attr("epochs", epochs)
-                t.set_user_attr("diverged", bad)
-                t.set_user_attr("true_mse", float(np.mean(result.true_mse)) if not bad else None)
-                if bad:  # stopped, as the worst at its rung (told complete, TPE could count it as good)
-                    t.report(value, epochs)
-                    study.tell(t, state=TrialState.PRUNED)
-                elif k == len(epochs_at) - 1:
-                    study.tell(t, value)
-                else:
-                    t.report(value, epochs)
-                    if t.should_prune():
-                        study.tell(t, state=TrialState.PRUNED)
-                    else:
-                        kept.append(i)
-            alive = kept
+        train_batch(study, trials, strategies, trainer, epochs_at)
         journal.commit()
         if progress is not None:
             progress(b + 1, n_batches, study, time.perf_counter() - started)
@@ -310,6 +378,7 @@ def strategy_of(trial: optuna.trial.FrozenTrial, params: Params) -> Strategy:
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The study's trials in the order they were asked (batch, slot)."""
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    return sorted(trials, key=lambda t: (t.user_attrs["batch"], t.user_attrs["slot"]))
+    """The study's finished trials (complete or pruned; not a failed one, whose lease ran out),
+    in the order they were asked."""
+    return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)),
+                  key=lambda t: t.number)

@@ -186,6 +186,6 @@ def test_a_search_too_big_for_memory_stops_before_training_saying_how_much_it_ne
     proc = run(project, sys.executable, "stages/search.py", check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "search (search.n_seeds: 1024): 1024 networks need about" in lines[0], proc.stderr
+    assert len(lines) == 1 and "search (search.n_seeds: 1024, trials_per_call: 2): 2048 networks need about" in lines[0], proc.stderr
     assert not (project / JOURNAL).exists() or (project / JOURNAL).stat().st_size == 0
     assert not (project / "metrics/search.json").exists()

@@ -17,6 +17,7 @@ from nnreg.params.schema import JaxModel, Params
 from nnreg.params.search import parameter_count
 from nnreg.search.programs import initial_network, masked, selected
 from nnreg.search.space import Strategy, model_entry, rate_table, suggest
+from nnreg.search.study import Trainer, calls
 from nnreg.params.export import to_dict
 from tests.helpers import DELETE, edited
 
@@ -125,3 +126,39 @@ def test_a_layer_drawn_within_padding_is_the_initializer_s_draw_or_its_distribut
     assert np.all(np.asarray(padded[1])[:, :, 6:] == 0)
     np.testing.assert_allclose(np.std(padded[0][:, :4, :6]), np.std(exact[0]), rtol=0.02)
     np.testing.assert_array_equal(padded[1][:, :, :6], exact[1])
+
+
+def _strategy(sizes, activation, optimizer="adam", rate=0.01):
+    return Strategy(sizes, activation, "glorot_uniform", optimizer, {}, rate, "none", 0.0, 0.0)
+
+
+def test_a_call_holds_trials_of_one_depth_and_activation_at_most_trials_per_call():
+    strategies = [_strategy((1, 3, 1), "tanh"), _strategy((1, 2, 2, 1), "tanh"), _strategy((1, 2, 1), "relu"),
+                  _strategy((1, 2, 1), "tanh"), _strategy((1, 3, 1), "tanh"), _strategy((1, 2, 2, 1), "tanh")]
+    assert calls(strategies, 1) == [([0], 3), ([3], 3), ([4], 3), ([1], 4), ([5], 4), ([2], 3)]
+    assert calls(strategies, 2) == [([0, 3], 3), ([4], 3), ([1, 5], 4), ([2], 3)]
+    assert calls(strategies, 8) == [([0, 3, 4], 3), ([1, 5], 4), ([2], 3)]
+    for per_call in (1, 2, 8):
+        assert sorted(i for members, _ in calls(strategies, per_call) for i in members) == list(range(6))
+
+
+def test_trials_sharing_a_call_train_as_each_alone():
+    """trials_per_call changes which networks share a compiled call, not what a trial computes:
+    the same results to float32 rounding (XLA's kernels for another call size may round
+    differently: a search's bits are those of its own trials_per_call, in its fingerprint)."""
+    raw = edited(edited(edited(DEFAULT, "search.depth", [1, 2]), "search.width", [2, 3]), "search.n_seeds", 2)
+    raw = edited(edited(raw, "search.activations", ["tanh", "relu"]), "train.epochs", 60)
+    strategies = [_strategy((1, 3, 1), "tanh"), _strategy((1, 2, 2, 1), "relu", "sgd", 0.05),
+                  _strategy((1, 2, 1), "tanh", "lion", 0.003), _strategy((1, 3, 3, 1), "relu", "rmsprop"),
+                  _strategy((1, 2, 2, 1), "relu")]
+    results = {}
+    for per_call in (1, 3):
+        trainer = Trainer(parse_params(edited(raw, "search.trials_per_call", per_call)))
+        trainer.wait()
+        results[per_call] = trainer.train(strategies, 60)
+        assert trainer.network_epochs == 5 * 2 * 60
+    assert trainer.padded_network_epochs == 2 * 3 * 2 * 60  # calls [0, 2] (padded to 3 trials) and [1, 3, 4]
+    for alone, shared in zip(results[1], results[3]):
+        assert alone.validate_mse.shape == (2,)
+        for a, s in zip(alone, shared):
+            np.testing.assert_allclose(s, a, rtol=1e-5)

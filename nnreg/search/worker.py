@@ -1,0 +1,58 @@
+"""A search worker: joins the study the search stage made in `search.storage`, trains batches
+of its trials on this machine's devices until the study has `search.n_trials`, then stops.
+Run it on any machine with the project checked out at the stage's commit and installed
+(`make install`), the storage's URL in the same environment variable or git-ignored file:
+
+    python -m nnreg.search.worker [--params params.yaml] [--wait-s 600]     (in the project's folder)
+    make worker
+
+It refuses, in one line, a study made by another commit, params, lock or code
+(`nnreg.search.workers.join`), and stops with one line when the storage stays away longer than
+`search.storage.retry_s` (run it again to resume)."""
+
+from nnreg.runtime import machine
+
+machine.setup()  # before JAX starts, as every stage
+
+import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from nnreg.runtime.progress import log  # noqa: E402
+from nnreg.runtime.stage import run_stage  # noqa: E402
+
+
+def main(argv: list[str]) -> None:
+    from nnreg.errors import NnregError
+    from nnreg.params.load import load_params
+    from nnreg.search.storage import open_storage, read_url
+    from nnreg.search.study import Trainer, made_by
+    from nnreg.search.workers import best_value, join, work
+
+    ap = argparse.ArgumentParser(prog="python -m nnreg.search.worker", description=__doc__.splitlines()[0])
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--wait-s", type=float, default=600.0, help="how long to wait for the stage to make the study")
+    a = ap.parse_args(argv[1:])
+    params = load_params(a.params)
+    root = Path.cwd()  # the checkout: its commit and lock are what the study must have been made with
+    space = params.search
+    if space.storage is None:
+        raise NnregError("search.storage is null: the search runs in the search stage alone (dvc repro); set "
+                         "search.storage (url_env or url_file) to spread it over workers")
+    url = read_url(space.storage, root)
+    storage = open_storage(url, space.storage.retry_s, log)
+    study = join(params, storage, made_by(params, root), url.shown, a.wait_s, log)
+    log(f"worker: joined study in {url.shown}; compiling")
+    trainer = Trainer(params)
+    trainer.wait()
+
+    def progress(study, elapsed):
+        log(f"worker: {elapsed:.1f} s, best so far {best_value(study):.6f}")
+
+    stats = work(params, study, trainer, space.storage.lease_s, log, progress)
+    log(f"worker: done: {stats.batches} batches, {stats.trials_told} trials told, {stats.trials_reaped} leases "
+        f"reaped, {stats.surplus} surplus; training {stats.train_s:.1f} s, storage {stats.storage_s:.1f} s in "
+        f"{stats.storage_calls} calls, {stats.wall_s:.1f} s in all")
+
+
+if __name__ == "__main__":
+    run_stage(main)

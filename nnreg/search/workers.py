@@ -1,0 +1,285 @@
+"""The search spread over worker processes, on one machine or many, sharing one study in a
+database or a shared journal file (`nnreg.search.storage`). Each worker asks a batch of trials,
+trains it on all of its own devices (`nnreg.search.study.Trainer`), tells the results, and
+stops when the study has `search.n_trials` finished trials. The search stage is a worker too:
+it makes the study, works, waits for the others' last trials, then confirms.
+
+What a worker relies on, and what it adds to Optuna:
+- Leases. Optuna's heartbeat covers `study.optimize` only, not ask-and-tell, so a worker holds
+  each trial it asked under a lease: the user attribute `lease` = {worker, until} (a Unix time),
+  renewed every `lease_s / 3` seconds by a thread. Before asking, every worker looks for
+  running trials whose lease ran out (a worker killed, or cut off): it stops each as failed
+  (the storage finishes a trial once: of two workers that both try, one succeeds) and, if it
+  did, proposes its parameters again (`enqueue_trial`, `retry_of` = its number), which the
+  next ask takes first. A failed trial does not count; its retry does.
+- Exactly `n_trials`. The trials that are not failed, in order of their number, are the
+  study's slots: a worker asks at most as many trials as slots are left, and a trial whose
+  place among them is `n_trials` or later (two workers asked at once) is stopped as failed,
+  `surplus`, before it trains, and checked again before it is told (a trial's place can only
+  move forward). A worker whose lease ran out cannot tell its trial any more: the storage
+  refuses, so no trial is counted twice and no two workers train one trial to the end.
+- Two workers asking at once get different trials: each ask makes a new trial, or takes a
+  waiting one, which the storage hands to one worker only.
+- Not bit-reproducible: which trials the sampler proposes depends on which others are running,
+  so the study depends on timing. The confirmation is reproducible from the study it reads.
+
+JAX's multi-process mode (`jax.distributed`) is the wrong tool here: its processes run one
+program in lock-step, and all of them fail when one dies; trials are independent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+from typing import Callable, NamedTuple
+
+import numpy as np
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from nnreg.errors import NnregError
+from nnreg.params.schema import Params
+from nnreg.search.space import suggest
+from nnreg.search.study import STUDY, Trainer, make_pruner, make_sampler, rungs, train_batch
+
+LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class JoinRefused(NnregError):
+    """A worker that must not join this study: one line."""
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def differences(made: dict, here: dict) -> list[str]:
+    """What differs between the study's `made_by` and this checkout's, in words."""
+    words = {"commit": "commit", "params": "search params", "lock": "requirements.lock", "code": "code",
+             "optuna": "Optuna", "jax": "JAX", "jaxlib": "jaxlib"}
+    return [f"{words.get(k, k)} {str(made.get(k))[:12]} (here {str(here[k])[:12]})"
+            for k in here if made.get(k) != here[k]]
+
+
+def create(params: Params, storage: optuna.storages.BaseStorage, made: dict) -> tuple[optuna.Study, bool]:
+    """The study in `storage`, made by this checkout: kept if it was made by the same commit,
+    params and code (a study being resumed), else deleted and made afresh. Returns (study,
+    resumed)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        old = optuna.load_study(study_name=STUDY, storage=storage, pruner=make_pruner(params))
+        if not differences(old.user_attrs.get("made_by", {}), made):
+            return old, True
+        optuna.delete_study(study_name=STUDY, storage=storage)
+    except KeyError:  # no study yet
+        pass
+    study = optuna.create_study(study_name=STUDY, storage=storage, direction="minimize", pruner=make_pruner(params))
+    study.set_user_attr("made_by", made)
+    study.set_user_attr("search", params.search.model_dump(mode="json"))
+    return study, False
+
+
+def join(params: Params, storage: optuna.storages.BaseStorage, made: dict, shown: str, wait_s: float,
+         log: Callable[[str], None]) -> optuna.Study:
+    """The study the search stage made in `storage`, waited for up to `wait_s` seconds; refused
+    (JoinRefused) if it was made by another commit, params or code."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    deadline, said = time.monotonic() + wait_s, False
+    while True:
+        try:
+            study = optuna.load_study(study_name=STUDY, storage=storage, pruner=make_pruner(params))
+            break
+        except KeyError:
+            if time.monotonic() > deadline:
+                raise JoinRefused(f"no study {STUDY!r} in {shown} after {wait_s:g} s: start the search stage "
+                                  "(dvc repro) with the same search.storage first") from None
+            if not said:
+                log(f"worker: waiting for the search stage to make study {STUDY!r} in {shown}")
+                said = True
+            time.sleep(1.0)
+    differ = differences(study.user_attrs.get("made_by", {}), made)
+    if differ:
+        raise JoinRefused(f"study {STUDY!r} in {shown} was made by another checkout: {'; '.join(differ)}; check "
+                          "out its commit, install, and run the worker there")
+    return study
+
+
+class Leases:
+    """The trials this worker holds, their leases renewed by a thread every `lease_s / 3` s."""
+
+    def __init__(self, study: optuna.Study, lease_s: float, me: str):
+        self.study, self.lease_s, self.me = study, lease_s, me
+        self._held: dict[int, int] = {}  # trial id -> number
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="leases")
+        self._thread.start()
+
+    def take(self, trial: optuna.Trial) -> None:
+        self._write(trial._trial_id)
+        with self._lock:
+            self._held[trial._trial_id] = trial.number
+
+    def drop(self, trial: optuna.Trial) -> None:
+        with self._lock:
+            self._held.pop(trial._trial_id, None)
+
+    def _write(self, trial_id: int) -> None:
+        self.study._storage.set_trial_user_attr(trial_id, "lease", {"worker": self.me,
+                                                                    "until": time.time() + self.lease_s})
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            with self._lock:
+                held = list(self._held)
+            for trial_id in held:
+                try:
+                    self._write(trial_id)
+                except UpdateFinishedTrialError:  # finished meanwhile, by us or by a reaper
+                    with self._lock:
+                        self._held.pop(trial_id, None)
+                except BaseException as error:  # noqa: BLE001: the storage stayed away; the main loop says so
+                    self.error = error
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def expired(trial: optuna.trial.FrozenTrial, now: float, lease_s: float) -> bool:
+    """Whether a running trial's lease ran out (one never leased: `lease_s` after it started)."""
+    lease = trial.user_attrs.get("lease")
+    if lease is not None:
+        return lease["until"] < now
+    started = trial.datetime_start.timestamp() if trial.datetime_start is not None else now
+    return started + lease_s < now
+
+
+def reap(study: optuna.Study, lease_s: float, log: Callable[[str], None]) -> int:
+    """Every running trial whose lease ran out stopped as failed and proposed again. Returns
+    how many this worker stopped."""
+    now, n = time.time(), 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not expired(t, now, lease_s):
+            continue
+        try:
+            study._storage.set_trial_user_attr(t._trial_id, "lease_lost", True)
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:  # another worker stopped it first, or its owner told it
+            continue
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+        holder = (t.user_attrs.get("lease") or {}).get("worker", "nobody")
+        log(f"worker: trial {t.number}'s lease ({holder}) ran out: proposed again")
+        n += 1
+    return n
+
+
+def places(study: optuna.Study) -> dict[int, int]:
+    """Trial id -> its place among the study's trials that are not failed, in order of number."""
+    live = sorted((t.number, t._trial_id) for t in study.get_trials(deepcopy=False, states=LIVE))
+    return {trial_id: i for i, (_, trial_id) in enumerate(live)}
+
+
+class WorkStats(NamedTuple):
+    batches: int
+    trials_told: int
+    trials_reaped: int
+    surplus: int
+    train_s: float
+    storage_s: float  # asks, tells, leases, reads: the time spent in storage calls (the lease thread's too)
+    storage_calls: int
+    wall_s: float
+
+
+def work(params: Params, study: optuna.Study, trainer: Trainer, lease_s: float, log: Callable[[str], None],
+         progress: Callable[[optuna.Study, float], None] | None = None, poll_s: float = 1.0) -> WorkStats:
+    """Asks, trains and tells batches until `study` has `search.n_trials` finished trials (waiting,
+    while others hold the last ones, for them to finish or their leases to run out)."""
+    space, me = params.search, worker_id()
+    epochs_at, n = rungs(params), space.n_trials
+    leases = Leases(study, lease_s, me)
+    started = time.perf_counter()
+    batches = told = reaped = surplus = 0
+    train_s = 0.0
+    try:
+        while True:
+            if leases.error is not None:
+                raise leases.error
+            reaped += reap(study, lease_s, log)
+            trials = study.get_trials(deepcopy=False)
+            if sum(t.state in DONE for t in trials) >= n:
+                break
+            live = [t for t in trials if t.state in LIVE]
+            waiting = sum(t.state == TrialState.WAITING for t in trials)
+            k = min(space.batch, n - len(live) + waiting)
+            if k <= 0:  # the last trials are others': wait for them, or for their leases to run out
+                time.sleep(min(poll_s, lease_s / 4))
+                continue
+            seed = int(np.random.SeedSequence([space.seed, len(trials), os.getpid()]).generate_state(1)[0])
+            study.sampler = make_sampler(params, seed)
+            asked = []
+            for _ in range(k):
+                t = study.ask()
+                leases.take(t)
+                t.set_user_attr("worker", me)
+                t.set_user_attr("batch", batches)  # this worker's
+                asked.append(t)
+            mine, placed = [], places(study)
+            for t in asked:  # two workers asked at once: the later places stop here
+                if placed[t._trial_id] >= n:
+                    _stop_surplus(study, t, leases)
+                    surplus += 1
+                else:
+                    mine.append(t)
+            log(f"worker {me}: batch {batches}: asked trials {', '.join(str(t.number) for t in mine) or 'none'}")
+            strategies = [suggest(t, space) for t in mine]
+
+            def trained():  # the places again, once a rung (a trial asked at once elsewhere may now be seen)
+                placed.update(places(study))
+
+            def tell(t, values=None, state=None):
+                nonlocal told, surplus
+                if placed.get(t._trial_id, n) >= n:
+                    _stop_surplus(study, t, leases)
+                    surplus += 1
+                    return
+                study.tell(t, values, state=state)
+                leases.drop(t)
+                told += 1
+
+            before = trainer.train_s
+            train_batch(study, mine, strategies, trainer, epochs_at, tell, trained)
+            train_s += trainer.train_s - before
+            for t in mine:  # told, or lost to a reaper
+                leases.drop(t)
+            batches += 1
+            if progress is not None:
+                progress(study, time.perf_counter() - started)
+    finally:
+        leases.close()
+    wall = time.perf_counter() - started
+    storage = study._storage
+    return WorkStats(batches, told, reaped, surplus, train_s, getattr(storage, "seconds", math.nan),
+                     getattr(storage, "calls", 0), wall)
+
+
+def _stop_surplus(study: optuna.Study, t: optuna.Trial, leases: Leases) -> None:
+    try:
+        t.set_user_attr("surplus", True)
+        study.tell(t, state=TrialState.FAIL)
+    except UpdateFinishedTrialError:
+        pass
+    leases.drop(t)
+
+
+def best_value(study: optuna.Study) -> float:
+    values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if math.isfinite(t.value)]
+    return min(values) if values else math.nan
