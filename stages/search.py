@@ -141,8 +141,8 @@ def with_workers(params, made, check):
     from optuna.storages import JournalStorage
 
     from nnreg.search.storage import open_storage, read_url
-    from nnreg.search.study import STUDY, BatchJournal, Trainer
-    from nnreg.search.workers import best_value, create, work
+    from nnreg.search.study import STUDY, BatchJournal
+    from nnreg.search.workers import create, take_part
 
     space = params.search
     url = read_url(space.storage, Path.cwd())
@@ -150,18 +150,8 @@ def with_workers(params, made, check):
     study, resumed = create(params, storage, made)
     log(f"search: study in {url.shown} ({'resumed' if resumed else 'new'}); workers may join: "
         f"python -m nnreg.search.worker")
-    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.get_trials(deepcopy=False))
-    stats = Stats(0, 0.0, 0.0, 0.0, 0, 0)
-    if done < space.n_trials:
-        trainer = Trainer(params)
-        for program in trainer.wait():
-            check(program)
-        progress = lambda study, elapsed: log(f"search: {elapsed:.1f} s, best so far {best_value(study):.6f}")  # noqa: E731
-        work_stats = work(params, study, trainer, space.storage.lease_s, log, progress)
-        log(f"search: this worker told {work_stats.trials_told} trials in {work_stats.batches} batches; storage "
-            f"{work_stats.storage_s:.1f} s in {work_stats.storage_calls} calls")
-        stats = Stats(trainer.compiles, trainer.compile_s, trainer.train_s, 0.0, trainer.network_epochs,
-                      trainer.padded_network_epochs)
+    trainer, _ = take_part(params, study, log, "search", check)
+    stats = trainer.cost() if trainer is not None else Stats(0, 0.0, 0.0, 0.0, 0, 0)
     SEARCH_JOURNAL.unlink(missing_ok=True)
     journal = BatchJournal(SEARCH_JOURNAL)
     optuna.copy_study(from_study_name=STUDY, from_storage=storage, to_storage=JournalStorage(journal))

@@ -35,9 +35,9 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nnreg.core.replicates import ReplicateResult, diverged
@@ -89,6 +89,9 @@ def _whole_batches(study: optuna.Study, batch: int, n_trials: int) -> bool:
             and all(n == min(batch, n_trials - b * batch) for b, n in counts.items()))
 
 
+SEARCH_CODE = ("core", "params", "runtime", "search")  # nnreg's packages a search runs
+
+
 def code_hash() -> str:
     """A hash of the code a search runs: every module of nnreg's `core`, `params`, `runtime` and
     `search` packages (and nnreg/__init__.py), wherever nnreg is installed."""
@@ -99,9 +102,6 @@ def code_hash() -> str:
     for path in sorted([package / "__init__.py", *(p for sub in SEARCH_CODE for p in (package / sub).rglob("*.py"))]):
         h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
-
-
-SEARCH_CODE = ("core", "params", "runtime", "search")
 
 
 def made_by(params: Params, root: Path | None = None) -> dict[str, str]:
@@ -270,6 +270,11 @@ class Trainer:
                       np.full(n, self.searched.optimizers.index(s.optimizer), np.int32), settings,
                       np.full(n, s.l2, np.float32), np.int32(space.activations.index(s.activation)))
 
+    def cost(self, sampler_s: float = 0.0) -> Stats:
+        """What this trainer's compiling and training cost, with the sampler's `sampler_s`."""
+        return Stats(self.compiles, self.compile_s, self.train_s, sampler_s, self.network_epochs,
+                     self.padded_network_epochs)
+
     def train(self, strategies: list[Strategy], epochs: int) -> list[ReplicateResult]:
         """Each strategy trained for `epochs` epochs on every search replicate: (n_seeds,) results each."""
         out: list[ReplicateResult | None] = [None] * len(strategies)
@@ -366,9 +371,7 @@ def run_search(params: Params, path: Path, fingerprint_: str, progress: Progress
         journal.commit()
         if progress is not None:
             progress(b + 1, n_batches, study, time.perf_counter() - started)
-    stats = Stats(trainer.compiles, trainer.compile_s, trainer.train_s, sampler_s, trainer.network_epochs,
-                  trainer.padded_network_epochs)
-    return study, stats, resumed
+    return study, trainer.cost(sampler_s), resumed
 
 
 def strategy_of(trial: optuna.trial.FrozenTrial, params: Params) -> Strategy:

@@ -25,8 +25,8 @@ def main(argv: list[str]) -> None:
     from nnreg.errors import NnregError
     from nnreg.params.load import load_params
     from nnreg.search.storage import open_storage, read_url
-    from nnreg.search.study import Trainer, made_by
-    from nnreg.search.workers import best_value, join, work
+    from nnreg.search.study import made_by
+    from nnreg.search.workers import join, take_part
 
     ap = argparse.ArgumentParser(prog="python -m nnreg.search.worker", description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -41,18 +41,8 @@ def main(argv: list[str]) -> None:
     url = read_url(space.storage, root)
     storage = open_storage(url, space.storage.retry_s, log)
     study = join(params, storage, made_by(params, root), url.shown, a.wait_s, log)
-    log(f"worker: joined study in {url.shown}; compiling")
-    trainer = Trainer(params)
-    trainer.wait()
-
-    def progress(study, elapsed):
-        log(f"worker: {elapsed:.1f} s, best so far {best_value(study):.6f}")
-
-    stats = work(params, study, trainer, space.storage.lease_s, log, progress)
-    log(f"worker: done: {stats.batches} batches, {stats.trials_told} trials told, {stats.trials_reaped} leases "
-        f"reaped, {stats.surplus} surplus; training {stats.train_s:.1f} s, storage {stats.storage_s:.1f} s in "
-        f"{stats.storage_calls} calls, {stats.wall_s:.1f} s in all")
-
+    log(f"worker: joined study in {url.shown}")
+    take_part(params, study, log, "worker")
 
 if __name__ == "__main__":
     run_stage(main)

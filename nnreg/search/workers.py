@@ -44,6 +44,7 @@ from optuna.trial import TrialState
 from nnreg.errors import NnregError
 from nnreg.params.schema import Params
 from nnreg.search.space import suggest
+from nnreg.search.programs import Program
 from nnreg.search.study import STUDY, Trainer, make_pruner, make_sampler, rungs, train_batch
 
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -277,6 +278,31 @@ def _stop_surplus(study: optuna.Study, t: optuna.Trial, leases: Leases) -> None:
     except UpdateFinishedTrialError:
         pass
     leases.drop(t)
+
+
+def take_part(params: Params, study: optuna.Study, log: Callable[[str], None], name: str,
+              check: Callable[[Program], None] | None = None) -> tuple[Trainer | None, WorkStats | None]:
+    """This process as one of `study`'s workers (the stage's and `python -m nnreg.search.worker`'s
+    part): nothing if the study has its trials; else its programs compiled (each handed to
+    `check` before any training), then `work` until the study is done, its progress and last
+    line logged as `name`. Returns (the trainer, what the work cost), or (None, None)."""
+    if n_done(study) >= params.search.n_trials:
+        return None, None
+    trainer = Trainer(params)
+    for program in trainer.wait():
+        if check is not None:
+            check(program)
+    stats = work(params, study, trainer, params.search.storage.lease_s, log,
+                 lambda study, elapsed: log(f"{name}: {elapsed:.1f} s, best so far {best_value(study):.6f}"))
+    log(f"{name}: done: {stats.batches} batches, {stats.trials_told} trials told, {stats.trials_reaped} leases "
+        f"reaped, {stats.surplus} surplus; training {stats.train_s:.1f} s, storage {stats.storage_s:.1f} s in "
+        f"{stats.storage_calls} calls, {stats.wall_s:.1f} s in all")
+    return trainer, stats
+
+
+def n_done(study: optuna.Study) -> int:
+    """The study's finished trials (complete or pruned)."""
+    return sum(t.state in DONE for t in study.get_trials(deepcopy=False))
 
 
 def best_value(study: optuna.Study) -> float:

@@ -28,7 +28,7 @@ DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 PARAMS = edited(edited(edited(edited(edited(edited(edited(
     TINY, "search.n_trials", N_TRIALS), "search.batch", 2), "search.n_seeds", 16), "data.n_points", 20000),
     "train.epochs", 400), "search.pruning", {"min_epochs": 100, "reduction_factor": 2}),
-    "search.storage", {"url_env": "NNREG_SEARCH_STORAGE", "lease_s": 8.0, "retry_s": 60.0})
+    "search.storage", {"url_env": "NNREG_SEARCH_STORAGE", "lease_s": 15.0, "retry_s": 60.0})
 
 
 class Proc:
