@@ -62,7 +62,7 @@ def main():
     print(f"search: {params.search.n_trials} trials in {wall:.1f} s; {stats.compiles} programs compiled "
           f"({stats.compile_s:.1f} s of compiling, two at a time); training {stats.train_s:.1f} s, "
           f"{1e6 * stats.train_s / stats.network_epochs:.1f} us a network-epoch over {stats.network_epochs:,} "
-          f"network-epochs; the sampler {stats.sampler_s:.1f} s ({100 * stats.sampler_s / wall:.0f} % of the wall "
+          f"network-epochs ({stats.padded_network_epochs:,} with the padding replicates and trials); the sampler {stats.sampler_s:.1f} s ({100 * stats.sampler_s / wall:.0f} % of the wall "
           f"time)")
 
     best = {}
@@ -94,7 +94,7 @@ def main():
         for _ in range(a.repeats + 1):  # the first round warms up, not counted
             for name, (fn, inputs_, n) in calls.items():
                 start = time.perf_counter()
-                fn(inputs_, a.epochs) if inputs_ is not None else fn.run()
+                fn(inputs_, 0, a.epochs) if inputs_ is not None else fn.run()
                 times[name].append((time.perf_counter() - start) / (n * a.epochs))
         us = {k: 1e6 * statistics.median(v[1:]) for k, v in times.items()}
         rows.append((shape_label(s.layer_sizes), shape_label(trainer.padded[depth + 2]), s.activation, s.optimizer,

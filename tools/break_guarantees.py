@@ -330,8 +330,8 @@ BREAKS = [
           "    if differ:", "    if False:",
           S + "test_workers.py::test_three_workers_share_a_postgresql_study_through_a_kill_and_a_restart"),
     Break("The search over workers", "a call's results handed to its trials in the wrong places",
-          "nnreg/search/study.py::Trainer.train", "out[i] = ReplicateResult(*(a[k * n:k * n + n_seeds] for a in result))",
-          "out[i] = ReplicateResult(*(a[:n_seeds] for a in result))",
+          "nnreg/search/study.py::Trainer.train", "results[i] = ReplicateResult(*(a[k * n:k * n + n_seeds] for a in result))",
+          "results[i] = ReplicateResult(*(a[:n_seeds] for a in result))",
           U + "test_search.py::test_trials_sharing_a_call_train_as_each_alone"),
     Break("The search's programs", "the padding's updates not masked", "nnreg/search/programs.py::masked.update",
           "return jax.tree.map(lambda u, m: u * m, updates, where), state", "return updates, state",
@@ -339,6 +339,12 @@ BREAKS = [
     Break("The search's programs", "a padded layer scaled by its padded fan", "nnreg/core/initializers.py::init_within",
           "W = W * jnp.sqrt(_fan(name, in_pad, out_pad) / _fan(name, in_dim, out_dim))", "W = W * 1.0",
           U + "test_search.py::test_a_layer_drawn_within_padding_is_the_initializer_s_draw_or_its_distribution"),
+    Break("The search's programs", "a rung started again from the initial weights", "nnreg/search/programs.py::make_network_fn.run",
+          "lambda new, old: jnp.where(begin == 0, new, old)", "lambda new, old: new",
+          U + "test_search.py::test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run"),
+    Break("The search's programs", "a trial's carry handed to another trial", "nnreg/search/study.py::Trainer.train",
+          "else jax.tree.map(lambda a, k=k: a[k * n:(k + 1) * n], carry)", "else jax.tree.map(lambda a: a[:n], carry)",
+          U + "test_search.py::test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run"),
 ]
 
 

@@ -20,7 +20,8 @@ The maths is the single network's (`nnreg.core.network`, `nnreg.core.training.ma
   parameters costs little beside the forward and backward passes over the data).
 - learning rate: a table of one rate per epoch, evaluated on the host by Optax's schedule
   (`nnreg.search.space.rate_table`).
-- epochs: a traced bound, so the rungs of successive halving reuse the program.
+- epochs: traced bounds (`begin`, `end`) and the training state in and out (`Carry`), so each
+  rung of successive halving goes on from the last one's state in the same program.
 
 A call trains T trials of one depth and one activation on N search replicates each, M = T x N
 networks (`search.trials_per_call` trials; N is `search.n_seeds` padded to a multiple of the
@@ -140,17 +141,35 @@ def initial_network(key: jax.Array, widths: jax.Array, padded: tuple[int, ...], 
     return params, where
 
 
+class Carry(NamedTuple):
+    """A network's training state between calls (leading (M,) axis in a call): the training
+    loop's carry, `nnreg.core.training.make_epoch`'s."""
+
+    params: Network  # padded, as `initial_network` draws it
+    state: tuple  # every searched optimizer's state
+    first_bad: jax.Array  # () int32: the first non-finite epoch, or -1
+
+
 def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tuple[str, ...],
                     padded: tuple[int, ...], data: DataParams, seed: int) -> Callable:
-    """`run(index, widths, init, rates, optimizer, settings, l2, activation, epochs) ->
-    ReplicateResult`: one network drawn and trained for `epochs` epochs on search replicate
-    `index`'s data (without the per-epoch validation pass), then evaluated."""
+    """`run(carry, index, widths, init, rates, optimizer, settings, l2, activation, begin, end)
+    -> (carry, ReplicateResult)`: one network trained on search replicate `index`'s data from
+    epoch `begin` to `end` (without the per-epoch validation pass), then evaluated. At `begin`
+    0 the network is drawn afresh and `carry` is ignored (any values of its shape); otherwise
+    `carry` is what the call that trained it to `begin` returned, so a rung of successive
+    halving goes on from the last one's state rather than from the initial weights, through
+    the same loop body: a run to 4,000 epochs in three calls has the bits of one call
+    (tested)."""
     truth = true_grid(data)
     functions = [ACTIVATIONS[a] for a in activations]
 
-    def run(index, widths, init, rates, optimizer, settings, l2, activation_index, epochs):
-        activation = (functions[0] if len(functions) == 1
-                      else lambda z: jax.lax.switch(activation_index, functions, z))
+    def activation(activation_index) -> Callable:
+        """`functions[activation_index]`, by a switch on the call's scalar: only it runs."""
+        if len(functions) == 1:
+            return functions[0]
+        return lambda z: jax.lax.switch(activation_index, functions, z)
+
+    def run(carry, index, widths, init, rates, optimizer, settings, l2, activation_index, begin, end):
         schedule = lambda count: rates[jnp.minimum(count, rates.shape[0] - 1)]  # noqa: E731
         optimizers = []
         for name, names in zip(searched.optimizers, searched.settings):
@@ -158,17 +177,20 @@ def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tup
             optimizers.append(make_optimizer(name, rates[0] if name == "gd" else schedule, own))
         params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
         optimizer = masked(selected(optimizers, optimizer), where)
-        epoch = make_epoch(optimizer, activation, l2, validate_every_epoch=False)
+        fresh = Carry(params, optimizer.init(params), jnp.int32(-1))
+        carry = fresh if carry is None else jax.tree.map(  # None: only its shapes are asked for
+            lambda new, old: jnp.where(begin == 0, new, old), fresh, Carry(*carry))
+        sigma = activation(activation_index)
+        epoch = make_epoch(optimizer, sigma, l2, validate_every_epoch=False)
         dataset = replicate_dataset(seed, index, data)
-        carry = (params, optimizer.init(params), jnp.int32(-1))
-        params, _, first_bad = jax.lax.fori_loop(0, epochs, lambda i, c: epoch(c, i, dataset)[0], carry)
-        return end_point(params, first_bad, dataset, truth, activation)
+        carry = Carry(*jax.lax.fori_loop(begin, end, lambda i, c: epoch(c, i, dataset)[0], tuple(carry)))
+        return carry, end_point(carry.params, carry.first_bad, dataset, truth, sigma)
 
     return run
 
 
 class Program(NamedTuple):
-    """A depth's compiled program for M networks: `__call__(inputs, epochs)`."""
+    """A depth's compiled program for M networks: `dispatch(inputs, begin, end, carry)`."""
 
     compiled: Callable
     shardings: Inputs  # per argument: split over the devices (batched) or copied to each
@@ -176,27 +198,52 @@ class Program(NamedTuple):
     compile_s: float
     memory_bytes: int  # per device, as XLA's compiled memory analysis counts it
     devices: tuple
+    carry: Carry  # its shapes and dtypes (jax.ShapeDtypeStruct), with the leading (M,) axis
+    zeros: Carry  # on the devices: the carry of a call from epoch 0 (its values are ignored)
 
-    def __call__(self, inputs: Inputs, epochs: int) -> ReplicateResult:
-        args = jax.device_put(tuple(inputs), tuple(self.shardings))
-        out = jax.block_until_ready(self.compiled(*args, np.int32(epochs)))
-        return ReplicateResult(*(np.asarray(a) for a in out))
+    def dispatch(self, inputs: Inputs, begin: int, end: int, carry: Carry | None = None
+                 ) -> tuple[Carry, ReplicateResult]:
+        """Starts training the networks from epoch `begin` (`carry`: their state there, as a call
+        returned it; None at 0) to `end` and returns (their carries, their results) on the
+        devices, at once: JAX runs the call while Python prepares the next."""
+        assert (begin == 0) == (carry is None), "a carry goes on from a later epoch than 0"
+        split = self.shardings.index
+        args = jax.device_put((self.zeros if carry is None else carry, *inputs),
+                              (jax.tree.map(lambda _: split, self.carry), *self.shardings))
+        return self.compiled(*args, np.int32(begin), np.int32(end))
+
+    def __call__(self, inputs: Inputs, begin: int, end: int, carry: Carry | None = None
+                 ) -> tuple[Carry, ReplicateResult]:
+        """`dispatch`, waited for: (carries, results) in numpy."""
+        carry, out = self.dispatch(inputs, begin, end, carry)
+        return Carry(*jax.tree.map(np.asarray, tuple(carry))), ReplicateResult(*(np.asarray(a) for a in out))
+
+
+# On the CPU: LLVM's -O1 halves the compile time at the same run time (nnreg.core.replicates),
+# and without LLVM's expensive passes a search program compiles in about a sixth less time,
+# with the same bits and run time (measured 2026-12-02 on the 2-core Zen 3).
+CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
 
 
 def compile_program(run: Callable, example: Inputs, devices=None) -> Program:
-    """Compiles `jax.vmap(run)` over the batched arguments (`BATCHED`) for inputs shaped as
-    `example` (M a multiple of the devices), the networks split over `devices` (default: every
-    local device)."""
+    """Compiles `jax.vmap(run)` over the carry and the batched arguments (`BATCHED`) for inputs
+    shaped as `example` (M a multiple of the devices), the networks split over `devices`
+    (default: every local device)."""
     devices = list(devices or jax.devices())
     mesh = Mesh(np.array(devices), ("replica",))
     split, copied = NamedSharding(mesh, P("replica")), NamedSharding(mesh, P())
     shardings = Inputs(*(split if axis == 0 else copied for axis in BATCHED))
     n = len(example.index)
-    fn = jax.vmap(run, in_axes=(*BATCHED, None))
+    fn = jax.vmap(run, in_axes=(0, *BATCHED, None, None))
+    struct = lambda a, s: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype, sharding=s)  # noqa: E731
+    args = tuple(jax.tree.map(lambda a, s=s: struct(a, s), arg) for arg, s in zip(example, shardings))
+    scalar = jax.ShapeDtypeStruct((), jnp.int32)
+    # The carry's shapes: those `run` returns from a fresh start (traced only, nothing computed).
+    carry = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=split), jax.eval_shape(
+        lambda *a: jax.vmap(run, in_axes=(None, *BATCHED, None, None))(None, *a)[0], *args, scalar, scalar))
     start = time.perf_counter()
-    # On the CPU, LLVM's -O1 halves the compile time at the same run time (nnreg.core.replicates).
-    options = {"xla_backend_optimization_level": 1} if devices[0].platform == "cpu" else {}
-    args = tuple(jax.tree.map(lambda a, s=s: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype, sharding=s), arg)
-                 for arg, s in zip(example, shardings))
-    compiled = jax.jit(fn).lower(*args, jax.ShapeDtypeStruct((), jnp.int32)).compile(compiler_options=options)
-    return Program(compiled, shardings, n, time.perf_counter() - start, memory_needed(compiled), tuple(devices))
+    options = CPU_COMPILER_OPTIONS if devices[0].platform == "cpu" else {}
+    compiled = jax.jit(fn).lower(carry, *args, scalar, scalar).compile(compiler_options=options)
+    zeros = jax.device_put(jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), carry), split)
+    return Program(compiled, shardings, n, time.perf_counter() - start, memory_needed(compiled), tuple(devices),
+                   Carry(*carry), Carry(*zeros))

@@ -155,10 +155,34 @@ def test_trials_sharing_a_call_train_as_each_alone():
     for per_call in (1, 3):
         trainer = Trainer(parse_params(edited(raw, "search.trials_per_call", per_call)))
         trainer.wait()
-        results[per_call] = trainer.train(strategies, 60)
+        results[per_call] = trainer.train(strategies, 60)[0]
         assert trainer.network_epochs == 5 * 2 * 60
     assert trainer.padded_network_epochs == 2 * 3 * 2 * 60  # calls [0, 2] (padded to 3 trials) and [1, 3, 4]
     for alone, shared in zip(results[1], results[3]):
         assert alone.validate_mse.shape == (2,)
         for a, s in zip(alone, shared):
             np.testing.assert_allclose(s, a, rtol=1e-5)
+
+
+def test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run():
+    """Successive halving's rungs: a trial kept after rung k is trained on from the state rung k
+    left (`Trainer.train`'s carries), not again from its initial weights, and ends with the
+    bits of one uninterrupted run, whichever trials share its calls on the way."""
+    raw = edited(edited(edited(DEFAULT, "search.depth", [1, 2]), "search.width", [2, 3]), "search.n_seeds", 2)
+    raw = edited(edited(raw, "search.activations", ["tanh", "relu"]), "train.epochs", 100)
+    strategies = [_strategy((1, 3, 1), "tanh"), _strategy((1, 2, 2, 1), "relu", "sgd", 0.05),
+                  _strategy((1, 2, 1), "tanh", "lion", 0.003), _strategy((1, 3, 3, 1), "relu", "rmsprop")]
+    for per_call in (1, 2):
+        trainer = Trainer(parse_params(edited(raw, "search.trials_per_call", per_call)))
+        trainer.wait()
+        whole, _ = trainer.train(strategies, 100)
+        _, carries = trainer.train(strategies, 30)
+        kept = [3, 0, 2]  # in another order: other call-mates than at the first rung
+        middle, carries = trainer.train([strategies[i] for i in kept], 70, 30, [carries[i] for i in kept])
+        last, _ = trainer.train([strategies[i] for i in kept[:2]], 100, 70, carries[:2])
+        assert trainer.network_epochs == 2 * (4 * 100 + 4 * 30 + 3 * 40 + 2 * 30)
+        for i, result in zip(kept[:2], last):
+            for a, b in zip(whole[i], result):
+                np.testing.assert_array_equal(a, b)
+        with pytest.raises(AssertionError, match="carry"):  # a later epoch than 0 needs the state there
+            trainer.train(strategies[:1], 100, 30)
