@@ -85,12 +85,19 @@ def make_loss(activation: str = "tanh", l2=0.0, with_predictions: bool = False) 
     return loss
 
 
+def make_gradient(activation="tanh", l2=0.0) -> Callable:
+    """`gradient(params, x, y) -> ((objective, mse), grads)`: `make_loss`'s value and gradient."""
+    return jax.value_and_grad(make_loss(activation, l2), has_aux=True)
+
+
 def make_epoch(optimizer: Optimizer, activation: str = "tanh", l2: float = 0.0,
-               validate_every_epoch: bool = True) -> Callable:
+               validate_every_epoch: bool = True, gradient: Callable | None = None) -> Callable:
     """`epoch(carry, index, data) -> (carry, (train_loss, validate_loss))`: one full-batch
     step, the body of every training loop here. `carry` is (params, optimizer state,
-    first non-finite epoch or -1); `data` is (x, y, x_validate, y_validate)."""
-    loss_and_grad = jax.value_and_grad(make_loss(activation, l2), has_aux=True)
+    first non-finite epoch or -1); `data` is (x, y, x_validate, y_validate). `gradient`
+    computes the loss and its gradient (default `make_gradient(activation, l2)`; the search
+    passes a switch over several activations' gradients)."""
+    loss_and_grad = gradient or make_gradient(activation, l2)
 
     def epoch(carry, index, data):
         params, opt_state, first_bad = carry

@@ -14,10 +14,11 @@ The maths is the single network's (`nnreg.core.network`, `nnreg.core.training.ma
   shape rescaled to the real one (`nnreg.core.initializers.init_within`: the same
   distribution; drawing each real shape would compile a program per shape, about a second each).
 - activation: picked by index (`lax.switch` on a scalar shared by the call: only the chosen
-  function runs).
+  one runs), once an epoch, over the loss and its gradient.
 - optimizer: every searched optimizer is built from traced settings (Optax's functions take
   traced numbers) and the trial's own is selected by index (an optimizer's update on 251
-  parameters costs little beside the forward and backward passes over the data).
+  parameters costs little beside the forward and backward passes over the data), all stepping
+  the parameters as one flat vector (`flattened`: a few kernels an optimizer, not a few per leaf).
 - learning rate: a table of one rate per epoch, evaluated on the host by Optax's schedule
   (`nnreg.search.space.rate_table`).
 - epochs: traced bounds (`begin`, `end`) and the training state in and out (`Carry`), so each
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from nnreg.core.activations import ACTIVATIONS
@@ -48,7 +50,7 @@ from nnreg.core.initializers import init_within
 from nnreg.core.network import LayerParams, Network
 from nnreg.core.optimizers import Optimizer, make_optimizer
 from nnreg.core.replicates import ReplicateResult, end_point, memory_needed, replicate_dataset, replicate_keys
-from nnreg.core.training import make_epoch
+from nnreg.core.training import make_epoch, make_gradient
 
 if TYPE_CHECKING:
     from nnreg.params.schema import DataParams
@@ -88,6 +90,31 @@ def selected(optimizers: list[Optimizer], index: jax.Array) -> Optimizer:
         return updates, tuple(s for _, s in steps)
 
     return Optimizer(init, update)
+
+
+def flattened(optimizer: Optimizer, like: Network) -> Optimizer:
+    """`optimizer` stepping the parameters as one flat vector (`ravel_pytree`'s order), for trees
+    shaped as `like`: its updates come back as the tree. Element by element the same update, but
+    a few kernels an optimizer rather than a few per leaf: with nine optimizers and up to 14
+    leaves, the search's programs compile 20-35 % faster and train 5-25 % faster (XLA fuses the
+    flat updates otherwise, so Adam's, RMSprop's and Adagrad's differ in the last bits)."""
+    _, unravel = ravel_pytree(like)
+    ravel = lambda tree: ravel_pytree(tree)[0]  # noqa: E731
+
+    def init(params):
+        return optimizer.init(ravel(params))
+
+    def update(grads, state, params=None):
+        updates, state = optimizer.update(ravel(grads), state, None if params is None else ravel(params))
+        return unravel(updates), state
+
+    return Optimizer(init, update)
+
+
+def searched_optimizer(optimizers: list[Optimizer], index: jax.Array, where: Network) -> Optimizer:
+    """The program's optimizer: every one of `optimizers` steps, `optimizers[index]`'s updates
+    are taken (`selected`), zero in the padding (`masked`, by `where`), all on the flat vector."""
+    return flattened(masked(selected(optimizers, index), ravel_pytree(where)[0]), where)
 
 
 class Searched(NamedTuple):
@@ -163,11 +190,12 @@ def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tup
     truth = true_grid(data)
     functions = [ACTIVATIONS[a] for a in activations]
 
-    def activation(activation_index) -> Callable:
-        """`functions[activation_index]`, by a switch on the call's scalar: only it runs."""
-        if len(functions) == 1:
-            return functions[0]
-        return lambda z: jax.lax.switch(activation_index, functions, z)
+    def chosen(activation_index, options: list[Callable]) -> Callable:
+        """`options[activation_index]` (one per searched activation), by a switch on the call's
+        scalar: only the chosen one runs."""
+        if len(options) == 1:
+            return options[0]
+        return lambda *args: jax.lax.switch(activation_index, options, *args)
 
     def run(carry, index, widths, init, rates, optimizer, settings, l2, activation_index, begin, end):
         schedule = lambda count: rates[jnp.minimum(count, rates.shape[0] - 1)]  # noqa: E731
@@ -176,12 +204,15 @@ def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tup
             own = {k: settings[f"{name}.{k}"] for k in names}
             optimizers.append(make_optimizer(name, rates[0] if name == "gd" else schedule, own))
         params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
-        optimizer = masked(selected(optimizers, optimizer), where)
+        optimizer = searched_optimizer(optimizers, optimizer, where)
         fresh = Carry(params, optimizer.init(params), jnp.int32(-1))
         carry = fresh if carry is None else jax.tree.map(  # None: only its shapes are asked for
             lambda new, old: jnp.where(begin == 0, new, old), fresh, Carry(*carry))
-        sigma = activation(activation_index)
-        epoch = make_epoch(optimizer, sigma, l2, validate_every_epoch=False)
+        # One switch an epoch, over the loss and its gradient: a switch at each layer's activation
+        # splits the layers' fused kernels (8-26 % slower, for 3-27 % less compiling).
+        gradient = chosen(activation_index, [make_gradient(f, l2) for f in functions])
+        sigma = chosen(activation_index, functions)  # for the end point, once
+        epoch = make_epoch(optimizer, l2=l2, validate_every_epoch=False, gradient=gradient)
         dataset = replicate_dataset(seed, index, data)
         carry = Carry(*jax.lax.fori_loop(begin, end, lambda i, c: epoch(c, i, dataset)[0], tuple(carry)))
         return carry, end_point(carry.params, carry.first_bad, dataset, truth, sigma)

@@ -8,14 +8,16 @@ import numpy as np
 import optuna
 import pytest
 
+from nnreg import trainers
 from nnreg.core.initializers import INITIALIZERS, init_within
 from nnreg.core.network import LayerParams, count_params, init_network
 from nnreg.core.optimizers import make_optimizer
+from nnreg.core.replicates import compile_batch
 from nnreg.core.training import make_epoch
 from nnreg.params.load import ConfigError, parse_params
 from nnreg.params.schema import JaxModel, Params
 from nnreg.params.search import parameter_count
-from nnreg.search.programs import initial_network, masked, selected
+from nnreg.search.programs import initial_network, searched_optimizer
 from nnreg.search.space import Strategy, model_entry, rate_table, suggest
 from nnreg.search.study import Trainer, calls
 from nnreg.params.export import to_dict
@@ -104,7 +106,7 @@ def test_a_padded_network_trains_as_the_network_itself(activation, optimizer, in
         return jax.lax.fori_loop(0, epochs, lambda i, c: epoch(c, i, data)[0], carry)[0]
 
     alone = train(real, make_optimizer(optimizer, 0.01))
-    group = masked(selected([make_optimizer(n, 0.01) for n in names], jnp.int32(names.index(optimizer))), where)
+    group = searched_optimizer([make_optimizer(n, 0.01) for n in names], jnp.int32(names.index(optimizer)), where)
     wide = train(wide_init, group)
     for a, w, m in zip(jax.tree.leaves(alone), jax.tree.leaves(wide), jax.tree.leaves(where)):
         np.testing.assert_allclose(np.asarray(w)[np.asarray(m) == 1], np.asarray(a).ravel(), rtol=1e-4, atol=1e-5)
@@ -186,3 +188,28 @@ def test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run():
                 np.testing.assert_array_equal(a, b)
         with pytest.raises(AssertionError, match="carry"):  # a later epoch than 0 needs the state there
             trainer.train(strategies[:1], 100, 30)
+
+
+@pytest.mark.parametrize("activation,optimizer,schedule", [("gelu", "adamw", "cosine_decay"), ("sigmoid", "lion", "none"),
+                                                           ("relu", "gd", "none")])
+def test_a_trial_trains_what_its_models_entry_trains(activation, optimizer, schedule):
+    """The search's program (every activation and optimizer behind switches and selects, the
+    optimizers on a flat vector, the training resumed at a rung) against the JAX trainer's
+    replicate of the trial's `models:` entry on the same replicates: the same numbers to float32
+    rounding. The space has one shape, so nothing is padded."""
+    raw = edited(edited(DEFAULT, "search.depth", [2, 2]), "search.width", [4, 4])
+    params = parse_params(edited(edited(raw, "search.n_seeds", 2), "train.epochs", 200))
+    s = Strategy((1, 4, 4, 1), activation, "glorot_uniform", optimizer,
+                 {"adamw": {"b1": 0.85, "b2": 0.995, "weight_decay": 0.01},  # every searched setting, as suggest()
+                  "lion": {"b1": 0.9, "b2": 0.98}}.get(optimizer, {}),
+                 0.002 if optimizer == "lion" else 0.02, schedule, 0.1, 1e-4)
+    trainer = Trainer(params)
+    trainer.wait()
+    _, carries = trainer.train([s], 50)
+    (searched,), _ = trainer.train([s], 200, 50, carries)
+    entry = model_entry(s, 200)
+    model = JaxModel.of(entry["optimizer"], **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")})
+    replicate = trainers.get("jax").make_replicate(model, params.network, params.data, 200, params.search.seed)
+    plain = compile_batch(replicate, trainer.indices[:2]).run()
+    for a, b in zip(searched, plain):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
