@@ -206,8 +206,9 @@ def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tup
         params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
         optimizer = searched_optimizer(optimizers, optimizer, where)
         fresh = Carry(params, optimizer.init(params), jnp.int32(-1))
-        carry = fresh if carry is None else jax.tree.map(  # None: only its shapes are asked for
-            lambda new, old: jnp.where(begin == 0, new, old), fresh, Carry(*carry))
+        if carry is None:  # only the carry's shapes are asked for (`compile_program`): no training traced
+            return fresh, None
+        carry = jax.tree.map(lambda new, old: jnp.where(begin == 0, new, old), fresh, Carry(*carry))
         # One switch an epoch, over the loss and its gradient: a switch at each layer's activation
         # splits the layers' fused kernels (8-26 % slower, for 3-27 % less compiling).
         gradient = chosen(activation_index, [make_gradient(f, l2) for f in functions])
@@ -269,7 +270,7 @@ def compile_program(run: Callable, example: Inputs, devices=None) -> Program:
     struct = lambda a, s: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype, sharding=s)  # noqa: E731
     args = tuple(jax.tree.map(lambda a, s=s: struct(a, s), arg) for arg, s in zip(example, shardings))
     scalar = jax.ShapeDtypeStruct((), jnp.int32)
-    # The carry's shapes: those `run` returns from a fresh start (traced only, nothing computed).
+    # The carry's shapes: those of a fresh start (`run` without a carry: traced only, nothing computed).
     carry = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=split), jax.eval_shape(
         lambda *a: jax.vmap(run, in_axes=(None, *BATCHED, None, None))(None, *a)[0], *args, scalar, scalar))
     start = time.perf_counter()

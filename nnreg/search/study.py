@@ -321,14 +321,12 @@ def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: lis
     process update (its lease ran out and another worker has it again: `nnreg.search.workers`)
     is dropped."""
     tell = tell or study.tell
-    alive = list(range(len(trials)))
-    carries: list[Carry] | None = None  # the alive trials', from the rung before
+    alive, carries = list(range(len(trials))), None  # carries: the alive trials', from the rung before
     for k, epochs in enumerate(epochs_at):
-        begin = epochs_at[k - 1] if k else 0
-        results, carries = trainer.train([strategies[i] for i in alive], epochs, begin, carries)
+        results, carries = trainer.train([strategies[i] for i in alive], epochs, epochs_at[k - 1] if k else 0, carries)
         if trained is not None:
             trained()
-        kept, kept_carries = [], []
+        kept = []
         for i, result, carry in zip(alive, results, carries):
             value, bad = score(result)
             t = trials[i]
@@ -346,11 +344,10 @@ def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: lis
                     if t.should_prune():
                         tell(t, state=TrialState.PRUNED)
                     else:
-                        kept.append(i)
-                        kept_carries.append(carry)
+                        kept.append((i, carry))
             except UpdateFinishedTrialError:
                 pass
-        alive, carries = kept, kept_carries
+        alive, carries = [i for i, _ in kept], [c for _, c in kept]
 
 
 Progress = Callable[[int, int, optuna.Study, float], None]  # (batches done, batches, study, seconds)
