@@ -207,7 +207,6 @@ def calls(strategies: list[Strategy], per_call: int) -> list[tuple[list[int], in
 
 class Stats(NamedTuple):
     """What the search cost."""
-
     compiles: int
     compile_s: float
     train_s: float
@@ -262,8 +261,10 @@ class Trainer:
     def inputs(self, s: Strategy) -> Inputs:
         """A trial's networks, one a search replicate, with its hyperparameters."""
         space, n = self.params.search, len(self.indices)
-        settings = {k: np.full(n, s.settings.get(k.split(".", 1)[1], 0.0) if k.split(".", 1)[0] == s.optimizer
-                               else 0.0, np.float32) for k in self.searched.keys()}
+        own = self.searched.settings[self.searched.optimizers.index(s.optimizer)]  # each must be given: no silent 0
+        assert set(own) <= set(s.settings), f"{s.optimizer} searches {own}; the strategy gives {sorted(s.settings)}"
+        settings = {k: np.full(n, s.settings[k.split(".", 1)[1]] if k.split(".", 1)[0] == s.optimizer else 0.0,
+                               np.float32) for k in self.searched.keys()}
         return Inputs(self.indices, np.tile(np.asarray(s.layer_sizes, dtype=np.int32), (n, 1)),
                       np.full(n, space.inits.index(s.init), np.int32),
                       np.tile(rate_table(s, self.params.train.epochs), (n, 1)),
@@ -394,7 +395,6 @@ def strategy_of(trial: optuna.trial.FrozenTrial, params: Params) -> Strategy:
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The study's finished trials (complete or pruned; not a failed one, whose lease ran out),
-    in the order they were asked."""
+    """The study's finished trials (complete or pruned; not a failed one: lease ran out), as asked."""
     return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)),
                   key=lambda t: t.number)

@@ -130,8 +130,11 @@ def test_a_layer_drawn_within_padding_is_the_initializer_s_draw_or_its_distribut
     np.testing.assert_array_equal(padded[1][:, :, :6], exact[1])
 
 
+SETTINGS = {"adam": {"b1": 0.9, "b2": 0.999}, "lion": {"b1": 0.9, "b2": 0.99}, "rmsprop": {"decay": 0.9}}  # as searched
+
+
 def _strategy(sizes, activation, optimizer="adam", rate=0.01):
-    return Strategy(sizes, activation, "glorot_uniform", optimizer, {}, rate, "none", 0.0, 0.0)
+    return Strategy(sizes, activation, "glorot_uniform", optimizer, SETTINGS.get(optimizer, {}), rate, "none", 0.0, 0.0)
 
 
 def test_a_call_holds_trials_of_one_depth_and_activation_at_most_trials_per_call():
@@ -188,6 +191,8 @@ def test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run():
                 np.testing.assert_array_equal(a, b)
         with pytest.raises(AssertionError, match="carry"):  # a later epoch than 0 needs the state there
             trainer.train(strategies[:1], 100, 30)
+        with pytest.raises(AssertionError, match="adam searches"):  # a searched setting left out is not taken as 0
+            trainer.inputs(strategies[0]._replace(settings={}))
 
 
 @pytest.mark.parametrize("activation,optimizer,schedule", [("gelu", "adamw", "cosine_decay"), ("sigmoid", "lion", "none"),
