@@ -252,8 +252,8 @@ class Program(NamedTuple):
 
 
 # On the CPU: LLVM's -O1 halves the compile time at the same run time (nnreg.core.replicates),
-# and without LLVM's expensive passes a search program compiles in about a sixth less time,
-# with the same bits and run time (measured 2026-12-02 on the 2-core Zen 3).
+# and without LLVM's expensive passes a search program compiles a few % faster (3-17 % in
+# runs side by side), with the same bits and run time (2026-12-02, the 2-core Zen 3).
 CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
 
 
