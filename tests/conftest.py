@@ -6,6 +6,7 @@ promotion: Optax's Adam mixes Python floats and int32 counts.
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -24,6 +25,24 @@ from nnreg.core.data import make_dataset  # noqa: E402
 from nnreg.params.schema import DataParams  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+CACHE_VARIABLE = "NNREG_TEST_JAX_CACHE"
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for every stage the run's tests start, made by the first
+    process (pytest-xdist's controller, before it starts its workers, which inherit the
+    environment): a program one worker compiled, the other reads back. Removed at the end."""
+    if CACHE_VARIABLE not in os.environ:
+        os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="nnreg-test-jax-cache-")
+        config.stash[_OWN_CACHE] = os.environ[CACHE_VARIABLE]
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE in config.stash:
+        shutil.rmtree(config.stash[_OWN_CACHE], ignore_errors=True)
+
+
+_OWN_CACHE = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)

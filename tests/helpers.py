@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, copy_project
+from tests.conftest import CACHE_VARIABLE, REPO, copy_project
 
 from tools import check_reproduced
 
@@ -39,12 +39,14 @@ TINY = {
 }
 
 
-# One JAX compilation cache for every stage the tests run: the tiny pipeline is run many
-# times, and compiling (not computing) is most of its time. A cached executable is the
-# same compiled code, so the results are the same bits.
-_JAX_CACHE = tempfile.mkdtemp(prefix="nnreg-test-jax-cache-")
+# One JAX compilation cache for every stage the tests run, shared by pytest-xdist's workers
+# (tests/conftest.py makes it): the tiny pipeline is run many times, and compiling (not
+# computing) is much of its time. A cached executable is the same compiled code, so the
+# results are the same bits. Outside pytest (the benchmarks), a cache of this process's own.
 USE_COMPILE_CACHE = True  # benchmarks turn it off, to time what a user's run costs
-atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
+_JAX_CACHE = os.environ.get(CACHE_VARIABLE) or tempfile.mkdtemp(prefix="nnreg-test-jax-cache-")
+if CACHE_VARIABLE not in os.environ:
+    atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
 
 
 def env_for(root: Path) -> dict:

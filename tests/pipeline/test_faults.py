@@ -23,10 +23,11 @@ from tools import check_reproduced
 
 pytestmark = pytest.mark.integration
 
-# Keras (whose fit runs long enough to be interrupted mid-fit: 2,000 epochs) and hand GD, the
-# baseline: the faults need two trainers, not four models.
+# Keras (whose fit runs long enough to be interrupted mid-fit: 1,000 epochs) and hand GD, the
+# baseline: the faults need two trainers, not four models. The search prunes at 250 epochs.
 PARAMS = copy.deepcopy(TINY)
-PARAMS["train"] = {"epochs": 2000}
+PARAMS["train"] = {"epochs": 1000}
+PARAMS["search"]["pruning"] = {"min_epochs": 250, "reduction_factor": 4}
 PARAMS["models"] = {m: TINY["models"][m] for m in ("keras", "gd")}
 PARAMS["stats"]["baseline"] = "gd"
 
@@ -157,8 +158,8 @@ def test_parallel_queued_experiments_each_get_their_own_metrics(reference, tmp_p
     root = tmp_path / "clone"  # the committed reference: up to date without a rerun
     run(reference[0], "git", "clone", "-q", str(reference[0]), str(root))
     rates = ["0.003", "0.05"]  # two workers, two experiments at once
-    for lr in rates:
-        dvc(root, "exp", "run", "--queue", "-S", f"models.gd.learning_rate={lr}", "-n", f"lr-{lr}")
+    for lr in rates:  # each reproduces train@gd only: the stage whose metrics would mix
+        dvc(root, "exp", "run", "--queue", "train@gd", "-S", f"models.gd.learning_rate={lr}", "-n", f"lr-{lr}")
     try:
         # Not through a pipe: `queue start` forks a helper per worker that keeps the
         # caller's stdout open until its worker exits.
