@@ -13,7 +13,13 @@ stage of the median cold run (process start and imports, compile, training, eval
 and writing, the rest of the stage's main, and DVC's own time between stages), and the
 wall of a no-op `dvc repro` in this repository.
 
+`--whole`: instead, the whole default pipeline cold, as the search issue's target reads it
+(`dvc repro -f`, every stage, an empty compilation cache, the search's study removed so it
+runs from scratch), `--repeats` times (no baseline: the lecture has no such script), with
+the same breakdown, summed by kind of stage.
+
     python benchmarks/pipeline.py [--repeats 3] [--warm]
+    python benchmarks/pipeline.py --whole [--repeats 1]
 """
 
 import argparse
@@ -45,16 +51,22 @@ def _wall(cmd: list[str], cwd: Path, env: dict) -> float:
     return time.perf_counter() - start
 
 
-def pipeline_run(clone: Path, cache: Path, log: Path) -> tuple[float, list[dict]]:
+def pipeline_run(clone: Path, cache: Path, log: Path, stages: list[str] | None = STAGES) -> tuple[float, list[dict]]:
+    """`dvc repro -f` of `stages` (None: every stage) in `clone`: its wall, and each stage's
+    times from its log line and its timing file (compile and training)."""
     log.unlink(missing_ok=True)
     env = _env(JAX_COMPILATION_CACHE_DIR=str(cache), NNREG_STAGE_LOG=str(log))
-    wall = _wall([sys.executable, "-m", "dvc", "repro", "-f", "-s", *STAGES], clone, env)
-    stages = [json.loads(line) for line in log.read_text().splitlines()]
-    for s in stages:
-        model = s["stage"].split()[-1]
-        timing = clone / f"metrics/timing/{model}.json"
-        s.update(json.loads(timing.read_text()) if s["stage"].startswith("train ") else {})
-    return wall, stages
+    wall = _wall([sys.executable, "-m", "dvc", "repro", "-f", *(["-s", *stages] if stages else [])], clone, env)
+    done = [json.loads(line) for line in log.read_text().splitlines()]
+    for s in done:
+        kind, *model = s["stage"].split()
+        timing = {"train": f"metrics/timing/{''.join(model)}.json", "seeds": f"metrics/timing/seeds/{''.join(model)}.json",
+                  "sweep": f"metrics/timing/sweep/{''.join(model)}.json", "search": "metrics/timing/search.json"}
+        if kind in timing:
+            t = json.loads((clone / timing[kind]).read_text())
+            # The search: its training's wall; its compile time is summed over two threads (wall: less).
+            s.update(compile_s=t["compile_s"], runtime_s=t["train_s"] if kind == "search" else t["runtime_s"])
+    return wall, done
 
 
 def breakdown(wall: float, stages: list[dict]) -> list[str]:
@@ -62,10 +74,11 @@ def breakdown(wall: float, stages: list[dict]) -> list[str]:
             "| process (s) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     in_stages = 0.0
     for s in stages:
-        start = (s["main_at"] - s["process_start"]) if s["process_start"] else float("nan")
+        known = s["process_start"] is not None
+        start = (s["main_at"] - s["process_start"]) if known else float("nan")
         main = s["done_at"] - s["main_at"]
         compile_s, train_s = s.get("compile_s", 0.0), s.get("runtime_s", 0.0)
-        process = s["done_at"] - (s["process_start"] or s["main_at"])
+        process = s["done_at"] - (s["process_start"] if known else s["main_at"])
         in_stages += process
         rows.append(f"| {s['stage']} | {start:.2f} | {compile_s:.2f} | {train_s:.2f} | {s['writing_s']:.2f} | "
                     f"{main - compile_s - train_s - s['writing_s']:.2f} | {process:.2f} |")
@@ -74,11 +87,53 @@ def breakdown(wall: float, stages: list[dict]) -> list[str]:
     return rows
 
 
+def by_kind(stages: list[dict]) -> list[dict]:
+    """The stages' log lines summed by kind (train, seeds, sweep, ...), with their count."""
+    kinds: dict[str, dict] = {}
+    for s in stages:
+        kind = s["stage"].split()[0]
+        k = kinds.setdefault(kind, {"stage": kind, "n": 0, "process_start": 0.0, "main_at": 0.0, "done_at": 0.0,
+                                    "writing_s": 0.0, "compile_s": 0.0, "runtime_s": 0.0})
+        k["n"] += 1
+        start = s["process_start"] or s["main_at"]
+        k["main_at"] += s["main_at"] - start  # as offsets: the sums of each part
+        k["done_at"] += s["done_at"] - start
+        for key in ("writing_s", "compile_s", "runtime_s"):
+            k[key] += s.get(key, 0.0)
+    return [{**k, "stage": f"{k['stage']} ({k['n']})"} for k in kinds.values()]
+
+
+def whole(repeats: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="nnreg-bench-"))
+    try:
+        clone = tmp / "repo"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        runs, lecture = [], []
+        for i in range(repeats):
+            (clone / "models/search.journal").unlink(missing_ok=True)  # the search from scratch
+            runs.append(pipeline_run(clone, tmp / f"cache{i}", tmp / "stages.jsonl", stages=None))
+            # The box's speed at the time (shared machines vary): the lecture's script beside it.
+            lecture.append(_wall([sys.executable, str(REPO / "lecture/script.py"), str(tmp / "lecture")], REPO, _env()))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    walls = [w for w, _ in runs]
+    print(f"The whole default pipeline cold (dvc repro -f, empty compilation cache, the search from scratch); "
+          f"{os.cpu_count()} CPUs; median {statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}); "
+          f"the lecture's script beside each: {', '.join(f'{w:.1f}' for w in lecture)} s; pipeline / lecture "
+          f"{statistics.median([w / lect for w, lect in zip(walls, lecture, strict=True)]):.1f}")
+    wall, stages = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    print(f"\nThe median run, by kind of stage ({wall:.1f} s; the search's compile is summed over its threads):")
+    print("\n".join(breakdown(wall, by_kind(stages))))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warm", action="store_true", help="also time runs with the compilation cache filled")
+    ap.add_argument("--whole", action="store_true", help="the whole default pipeline cold, the search from scratch")
     a = ap.parse_args()
+    if a.whole:
+        return whole(a.repeats)
 
     tmp = Path(tempfile.mkdtemp(prefix="nnreg-bench-"))
     try:
