@@ -16,13 +16,14 @@ machine.setup()  # before JAX starts: the CPU target every machine compiles for,
 
 import math  # noqa: E402
 import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from nnreg import trainers  # noqa: E402
-from nnreg.core.replicates import diverged, run_batch  # noqa: E402
+from nnreg.core.replicates import compile_batch, diverged  # noqa: E402
 from nnreg.core.stats import compare_paired, describe, detectable_difference  # noqa: E402
 from nnreg.params.load import load_params  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
@@ -63,28 +64,47 @@ def confirm(params, best, base) -> tuple[dict, list[dict]]:
     baseline, paired, Bonferroni-corrected for the trials confirmed."""
     n, top = params.stats.n_seeds, len(best)
     confirmed, rows = {}, []
-    for rank, (number, trial) in enumerate(best, start=1):
-        entry = model_entry(strategy_of(trial, params), params.train.epochs)
-        model = JaxModel.of(entry["optimizer"], **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")})
-        replicate = JAX_TRAINER.make_replicate(model, params.network, params.data, params.train.epochs,
-                                                       params.stats.seed)
-        result, timing = run_batch(replicate, np.arange(n),
-                                   check=lambda batch: check_memory(batch, f"search (stats.n_seeds: {n})"))
-        bad = diverged(result)
-        validate, true = np.where(bad, np.nan, result.validate_mse), np.where(bad, np.nan, result.true_mse)
-        paired = compare_paired(validate.astype(np.float32).astype(np.float64), base["validate_mse"], bad,
-                                base["diverged"], n_comparisons=top)
-        paired["detectable"] = detectable_difference(validate.astype(np.float32).astype(np.float64) - base["validate_mse"],
-                                                     n_comparisons=top)
-        confirmed[f"rank_{rank}"] = {"trial": number, "score": trial.value, "n_diverged": int(bad.sum()),
-                                     "validate_mse": describe(validate[~bad]), "true_mse": describe(true[~bad]),
-                                     "vs_baseline": paired, "entry": entry}
-        rows += [{"rank": rank, "trial": number, "replicate": i, "validate_mse": validate[i], "true_mse": true[i],
-                  "diverged": int(bad[i]), "baseline_validate_mse": base["validate_mse"][i],
-                  "baseline_diverged": int(base["diverged"][i])} for i in range(n)]
-        log(f"search: confirmed rank {rank} (trial {number}) on {n} stats replicates in {timing.runtime_s:.1f} s: "
-            f"validate_mse mean {confirmed[f'rank_{rank}']['validate_mse']['mean']}, vs {params.stats.baseline} "
-            f"{paired['mean_diff']} [{paired['ci_low']}, {paired['ci_high']}] p {paired['p_value']}: {paired['verdict']}")
+    entries = [model_entry(strategy_of(trial, params), params.train.epochs) for _, trial in best]
+    replicates = [JAX_TRAINER.make_replicate(
+        JaxModel.of(entry["optimizer"], **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")}),
+        params.network, params.data, params.train.epochs, params.stats.seed) for entry in entries]
+    # Every program compiled at the start, two at a time (XLA compiles outside Python's lock),
+    # each trained once compiled and checked: the same executables, so the same bits.
+    pool = ThreadPoolExecutor(max_workers=2)
+    batches = [pool.submit(compile_batch, replicate, np.arange(n)) for replicate in replicates]
+    try:
+        for rank, ((number, trial), entry, future) in enumerate(zip(best, entries, batches), start=1):
+            confirmed[f"rank_{rank}"], new_rows = _confirmed(params, rank, top, number, trial, entry, future.result(),
+                                                             base)
+            rows += new_rows
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return confirmed, rows
+
+
+def _confirmed(params, rank: int, top: int, number: int, trial, entry: dict, batch, base) -> tuple[dict, list[dict]]:
+    """One confirmed trial of `top`: its compiled batch checked, trained and compared with the
+    baseline (Bonferroni for `top`)."""
+    n = params.stats.n_seeds
+    check_memory(batch, f"search (stats.n_seeds: {n})")
+    start = time.perf_counter()
+    result = batch.run()
+    runtime_s = time.perf_counter() - start
+    bad = diverged(result)
+    validate, true = np.where(bad, np.nan, result.validate_mse), np.where(bad, np.nan, result.true_mse)
+    paired = compare_paired(validate.astype(np.float32).astype(np.float64), base["validate_mse"], bad,
+                            base["diverged"], n_comparisons=top)
+    paired["detectable"] = detectable_difference(validate.astype(np.float32).astype(np.float64) - base["validate_mse"],
+                                                 n_comparisons=top)
+    confirmed = {"trial": number, "score": trial.value, "n_diverged": int(bad.sum()),
+                 "validate_mse": describe(validate[~bad]), "true_mse": describe(true[~bad]),
+                 "vs_baseline": paired, "entry": entry}
+    rows = [{"rank": rank, "trial": number, "replicate": i, "validate_mse": validate[i], "true_mse": true[i],
+             "diverged": int(bad[i]), "baseline_validate_mse": base["validate_mse"][i],
+             "baseline_diverged": int(base["diverged"][i])} for i in range(n)]
+    log(f"search: confirmed rank {rank} (trial {number}) on {n} stats replicates in {runtime_s:.1f} s: "
+        f"validate_mse mean {confirmed['validate_mse']['mean']}, vs {params.stats.baseline} "
+        f"{paired['mean_diff']} [{paired['ci_low']}, {paired['ci_high']}] p {paired['p_value']}: {paired['verdict']}")
     return confirmed, rows
 
 
