@@ -95,8 +95,8 @@ def by_kind(stages: list[dict]) -> list[dict]:
         k = kinds.setdefault(kind, {"stage": kind, "n": 0, "process_start": 0.0, "main_at": 0.0, "done_at": 0.0,
                                     "writing_s": 0.0, "compile_s": 0.0, "runtime_s": 0.0})
         k["n"] += 1
-        start = s["process_start"] or s["main_at"]
-        k["main_at"] += s["main_at"] - start  # as offsets: the sums of each part
+        start = s["process_start"] if s["process_start"] is not None else s["main_at"]
+        k["main_at"] += s["main_at"] - start  # as offsets from process_start 0: the sums of each part
         k["done_at"] += s["done_at"] - start
         for key in ("writing_s", "compile_s", "runtime_s"):
             k[key] += s.get(key, 0.0)
