@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from nnreg import trainers  # noqa: E402
-from nnreg.core.replicates import compile_batch, diverged  # noqa: E402
+from nnreg.core.replicates import compile_batch, diverged, train_batch  # noqa: E402
 from nnreg.core.stats import compare_paired, describe, detectable_difference  # noqa: E402
 from nnreg.params.load import load_params  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
@@ -86,10 +86,7 @@ def _confirmed(params, rank: int, top: int, number: int, trial, entry: dict, bat
     """One confirmed trial of `top`: its compiled batch checked, trained and compared with the
     baseline (Bonferroni for `top`)."""
     n = params.stats.n_seeds
-    check_memory(batch, f"search (stats.n_seeds: {n})")
-    start = time.perf_counter()
-    result = batch.run()
-    runtime_s = time.perf_counter() - start
+    result, timing = train_batch(batch, check=lambda batch: check_memory(batch, f"search (stats.n_seeds: {n})"))
     bad = diverged(result)
     validate, true = np.where(bad, np.nan, result.validate_mse), np.where(bad, np.nan, result.true_mse)
     paired = compare_paired(validate.astype(np.float32).astype(np.float64), base["validate_mse"], bad,
@@ -102,7 +99,7 @@ def _confirmed(params, rank: int, top: int, number: int, trial, entry: dict, bat
     rows = [{"rank": rank, "trial": number, "replicate": i, "validate_mse": validate[i], "true_mse": true[i],
              "diverged": int(bad[i]), "baseline_validate_mse": base["validate_mse"][i],
              "baseline_diverged": int(base["diverged"][i])} for i in range(n)]
-    log(f"search: confirmed rank {rank} (trial {number}) on {n} stats replicates in {runtime_s:.1f} s: "
+    log(f"search: confirmed rank {rank} (trial {number}) on {n} stats replicates in {timing.runtime_s:.1f} s: "
         f"validate_mse mean {confirmed['validate_mse']['mean']}, vs {params.stats.baseline} "
         f"{paired['mean_diff']} [{paired['ci_low']}, {paired['ci_high']}] p {paired['p_value']}: {paired['verdict']}")
     return confirmed, rows
