@@ -15,7 +15,9 @@ from nnreg.runtime import machine
 machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
 
 import math  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -118,8 +120,23 @@ def importances(study) -> list[dict]:
         return []
     worst = max(finite)
     target = lambda t: math.log(t.value if math.isfinite(t.value) else worst)  # noqa: E731
-    ranked = optuna.importance.get_param_importances(
-        study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), target=target)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ranked = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), target=target)
+    # Optuna's warnings, said once each in a line of the stage's own: that it ranks for low
+    # targets (what the score is) goes; the parameters whose importance rests on regimes of
+    # fewer than two trials are named; anything else is shown as Optuna worded it.
+    few = []
+    for w in caught:
+        text = str(w.message)
+        if (m := re.search(r"parameter `([^`]+)` have less than 2 trials", text)):
+            few.append(m.group(1))
+        elif "to achieve low `target` values" not in text:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if few:
+        log(f"search: importance of {', '.join(sorted(set(few)))}: may be inaccurate, some regimes have fewer than "
+            f"2 complete trials (Optuna's PED-ANOVA)")
     # Ranked by importance, ties (the zeros) by name: Optuna's order of ties follows string hashing.
     return [{"parameter": k, "importance": v} for k, v in sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))]
 

@@ -100,7 +100,11 @@ def test_the_search_is_deterministic_resumes_after_sigkill_and_starts_afresh_for
 
 
 def test_every_trial_keeps_the_bound_and_the_confirmation_recomputes(project):
-    run(project, sys.executable, "stages/search.py")
+    proc = run(project, sys.executable, "stages/search.py")
+    # Optuna's importance warnings come as one line of the stage's, naming the parameters.
+    assert "Warning" not in proc.stderr + proc.stdout, proc.stderr
+    few = [line for line in proc.stdout.splitlines() if "fewer than 2 complete trials" in line]
+    assert len(few) <= 1 and all(line.startswith("search: importance of ") for line in few), proc.stdout
     metrics = json.loads((project / "metrics/search.json").read_text())
     trials = read_csv(project / "plots/search/trials.csv")
     shapes = [tuple(int(n) for n in s.split("-")) for s in trials["shape"]]
