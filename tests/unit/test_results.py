@@ -112,3 +112,16 @@ def test_the_readme_s_result_tables_are_the_committed_summary_s():
     assert len(rows) >= 4 + 5 + 8, "the README's result tables are missing"
     missing = [row for row in rows if row not in summary]
     assert not missing, f"README rows not in plots/summary.md (run make readme): {missing}"
+
+
+def test_the_committed_lock_holds_exactly_the_pipeline_s_stages():
+    """DVC keeps a removed stage's entry in dvc.lock (it rewrites only the stages it runs), and
+    every stage's run reads and writes the whole lock: an entry left behind is dead weight
+    (eight stale `evaluate@` entries, 554 lines, were found and removed) and misleads a reader."""
+    import yaml
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        stages = {stage.addressing for stage in repo.index.stages}
+    locked = set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"])
+    assert locked == stages, {"stale in dvc.lock": sorted(locked - stages), "not locked": sorted(stages - locked)}
