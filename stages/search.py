@@ -15,9 +15,7 @@ from nnreg.runtime import machine
 machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
 
 import math  # noqa: E402
-import re  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -25,7 +23,7 @@ import numpy as np  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from nnreg import trainers  # noqa: E402
-from nnreg.core.replicates import compile_batch, diverged, train_batch  # noqa: E402
+from nnreg.core.replicates import compile_batch, diverged, train_compiled  # noqa: E402
 from nnreg.core.stats import compare_paired, describe, detectable_difference  # noqa: E402
 from nnreg.params.load import load_params  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
@@ -34,6 +32,7 @@ from nnreg.runtime.paths import (PARAMS, SEARCH_CONFIRM, SEARCH_DIFFERENCES, SEA
                                  SEARCH_JOURNAL, SEARCH_METRICS, SEARCH_TIMING, SEARCH_TRIALS, seeds_path)
 from nnreg.runtime.progress import log  # noqa: E402
 from nnreg.runtime.stage import all_or_none, check_memory, run_stage  # noqa: E402
+from nnreg.search.importance import importances  # noqa: E402
 from nnreg.search.space import confirmed_label, entry_text, model_entry, shape_label  # noqa: E402
 from nnreg.search.study import Stats, finished, fingerprint, made_by, run_search, strategy_of  # noqa: E402
 
@@ -88,7 +87,8 @@ def _confirmed(params, rank: int, top: int, number: int, trial, entry: dict, bat
     """One confirmed trial of `top`: its compiled batch checked, trained and compared with the
     baseline (Bonferroni for `top`)."""
     n = params.stats.n_seeds
-    result, timing = train_batch(batch, check=lambda batch: check_memory(batch, f"search (stats.n_seeds: {n})"))
+    what = f"search (stats.n_seeds: {n})"
+    result, timing = train_compiled(batch, check=lambda compiled: check_memory(compiled, what))
     bad = diverged(result)
     validate, true = np.where(bad, np.nan, result.validate_mse), np.where(bad, np.nan, result.true_mse)
     paired = compare_paired(validate.astype(np.float32).astype(np.float64), base["validate_mse"], bad,
@@ -105,40 +105,6 @@ def _confirmed(params, rank: int, top: int, number: int, trial, entry: dict, bat
         f"validate_mse mean {confirmed['validate_mse']['mean']}, vs {params.stats.baseline} "
         f"{paired['mean_diff']} [{paired['ci_low']}, {paired['ci_high']}] p {paired['p_value']}: {paired['verdict']}")
     return confirmed, rows
-
-
-def importances(study) -> list[dict]:
-    """Each parameter's importance to the log search score of the complete trials, by Optuna's
-    PED-ANOVA evaluator (which weighs a parameter asked of only some trials, such as a width of
-    one depth, on those trials; Optuna's fANOVA would need scikit-learn); a diverged trial counts
-    as the worst finite score."""
-    import optuna
-
-    values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    finite = [v for v in values if math.isfinite(v)]
-    if len(finite) < 2:
-        return []
-    worst = max(finite)
-    target = lambda t: math.log(t.value if math.isfinite(t.value) else worst)  # noqa: E731
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ranked = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), target=target)
-    # Optuna's warnings, said once each in a line of the stage's own: that it ranks for low
-    # targets (what the score is) goes; the parameters whose importance rests on regimes of
-    # fewer than two trials are named; anything else is shown as Optuna worded it.
-    few = []
-    for w in caught:
-        text = str(w.message)
-        if (m := re.search(r"parameter `([^`]+)` have less than 2 trials", text)):
-            few.append(m.group(1))
-        elif "to achieve low `target` values" not in text:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    if few:
-        log(f"search: importance of {', '.join(sorted(set(few)))}: may be inaccurate, some regimes have fewer than "
-            f"2 complete trials (Optuna's PED-ANOVA)")
-    # Ranked by importance, ties (the zeros) by name: Optuna's order of ties follows string hashing.
-    return [{"parameter": k, "importance": v} for k, v in sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _g(x, spec: str) -> str:
@@ -249,7 +215,10 @@ def main(argv):
     differences = [{"model": confirmed_label(int(k.split("_")[1]), c["entry"]), **{f: c["vs_baseline"][f] for f in
                                                                           DIFFERENCE_COLUMNS[1:]}}
                    for k, c in confirmed.items()]
-    importance = importances(study)
+    importance, sparse = importances(study)
+    if sparse:
+        log(f"search: importance of {', '.join(sparse)}: regimes with fewer than 2 complete trials left out "
+            f"(Optuna's PED-ANOVA), so it may read low (0 if one regime was left)")
     with all_or_none():
         write_json(SEARCH_METRICS, metrics)
         write_rows(SEARCH_TRIALS, rows, TRIAL_COLUMNS)

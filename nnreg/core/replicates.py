@@ -199,11 +199,11 @@ def run_batch(replicate: Replicate, indices, learning_rates=None, devices=None,
               progress: Callable[[int, int, float], None] | None = None,
               check: Callable[[Batch], None] | None = None) -> tuple[ReplicateResult, BatchTiming]:
     """Compiles `replicate` over `indices` (and `learning_rates`; see `compile_batch`), then
-    trains it (`train_batch`, with `check` and `progress`). Returns numpy results and the timing."""
-    return train_batch(compile_batch(replicate, indices, learning_rates, devices), progress, check)
+    trains it (`train_compiled`, with `check` and `progress`). Returns numpy results and the timing."""
+    return train_compiled(compile_batch(replicate, indices, learning_rates, devices), progress, check)
 
 
-def train_batch(batch: Batch, progress: Callable[[int, int, float], None] | None = None,
+def train_compiled(batch: Batch, progress: Callable[[int, int, float], None] | None = None,
                 check: Callable[[Batch], None] | None = None) -> tuple[ReplicateResult, BatchTiming]:
     """Hands a compiled batch to `check` (a stage's memory check raises there, before any
     training), then trains it (`Batch.run`, with `progress`). Returns numpy results and the

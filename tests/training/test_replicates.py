@@ -9,7 +9,7 @@ import pytest
 
 from nnreg.core.data import dataset_from_key
 from nnreg.core.network import mse
-from nnreg.core.replicates import compile_batch, diverged, replicate_keys, run_batch, train_batch
+from nnreg.core.replicates import compile_batch, diverged, replicate_keys, run_batch, train_compiled
 from nnreg.errors import NnregError
 from nnreg.params.schema import DataParams, NetworkParams, Params
 from nnreg.runtime.stage import check_memory
@@ -99,7 +99,7 @@ def test_a_batch_too_big_for_memory_fails_before_training_saying_how_much_it_nee
 
 
 def test_a_batch_compiled_in_a_thread_trains_to_the_bits_of_run_batch_checked_before_it_trains():
-    """What the search's confirmation does: compile ahead in a worker thread, then `train_batch`.
+    """What the search's confirmation does: compile ahead in a worker thread, then `train_compiled`.
     The check sees the compiled batch before any training; a check that raises trains nothing."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -108,16 +108,16 @@ def test_a_batch_compiled_in_a_thread_trains_to_the_bits_of_run_batch_checked_be
     with ThreadPoolExecutor(max_workers=1) as pool:
         batch = pool.submit(compile_batch, one, np.arange(4)).result()
     seen, calls = [], []
-    result, timing = train_batch(batch, lambda done, total, loss: calls.append(done), check=seen.append)
-    assert seen == [batch] and calls[0] == 0 and calls[-1] == EPOCHS
-    assert timing.n_networks == 4 and timing.compile_s == batch.compile_s and timing.runtime_s > 0
+    result, timing = train_compiled(batch, lambda done, total, loss: calls.append(done), check=seen.append)
+    assert len(seen) == 1 and seen[0] is batch and calls[0] == 0 and calls[-1] == EPOCHS
+    assert timing.n_networks == 4 and timing.runtime_s > 0
     for a, b in zip(result, direct, strict=True):
         np.testing.assert_array_equal(a, b)
 
     def refuse(batch):
         raise NnregError("too big")
     with pytest.raises(NnregError, match="too big"):
-        train_batch(batch, lambda done, total, loss: calls.append(("trained", done)), check=refuse)
+        train_compiled(batch, lambda done, total, loss: calls.append(("trained", done)), check=refuse)
     assert not any(isinstance(c, tuple) for c in calls)
 
 

@@ -218,3 +218,28 @@ def test_a_trial_trains_what_its_models_entry_trains(activation, optimizer, sche
     plain = compile_batch(replicate, trainer.indices[:2]).run()
     for a, b in zip(searched, plain):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
+
+
+def test_importances_name_the_parameters_whose_sparse_regimes_were_left_out_and_let_no_warning_through():
+    """Optuna's PED-ANOVA warns for a parameter with a regime of fewer than two trials (here
+    `rare`, asked of one trial) and on every call that it ranks for low targets: the search
+    turns both into its second return value, and lets any other warning through."""
+    import warnings
+
+    from nnreg.search.importance import importances
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for i in range(16):
+        trial = study.ask()
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if i == 0:
+            trial.suggest_float("rare", 0.0, 1.0)
+        study.tell(trial, (x - 0.3) ** 2 + 0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows, sparse = importances(study)
+        warnings.warn("a caller's own warning", UserWarning)
+    assert [str(w.message) for w in caught] == ["a caller's own warning"]
+    assert sparse == ["rare"]
+    assert [r["parameter"] for r in rows] == ["x", "rare"] and rows[0]["importance"] > rows[1]["importance"]
+    assert importances(optuna.create_study()) == ([], [])  # fewer than two complete trials: nothing to rank
