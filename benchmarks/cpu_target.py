@@ -48,7 +48,9 @@ def _pipeline_s(target: str) -> float:
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dvc", "repro", "-f", "-q"], cwd=clone, env=_env(target), check=True)
+        # PYTHONPATH: the clone's own nnreg, not the working tree the venv's editable install points at.
+        subprocess.run([sys.executable, "-m", "dvc", "repro", "-f", "-q"], cwd=clone,
+                       env={**_env(target), "PYTHONPATH": str(clone)}, check=True)
         return time.perf_counter() - start
 
 

@@ -47,7 +47,9 @@ def _env(**extra) -> dict:
 
 def _wall(cmd: list[str], cwd: Path, env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:  # what failed, not only that it did
+        sys.exit(f"{' '.join(cmd)} exited {proc.returncode} in {cwd}:\n{proc.stderr[-4000:]}")
     return time.perf_counter() - start
 
 
@@ -55,7 +57,9 @@ def pipeline_run(clone: Path, cache: Path, log: Path, stages: list[str] | None =
     """`dvc repro -f` of `stages` (None: every stage) in `clone`: its wall, and each stage's
     times from its log line and its timing file (compile and training)."""
     log.unlink(missing_ok=True)
-    env = _env(JAX_COMPILATION_CACHE_DIR=str(cache), NNREG_STAGE_LOG=str(log))
+    # PYTHONPATH: the clone's own nnreg, not the one the venv's editable install points at (this
+    # repository's working tree, which may hold uncommitted changes).
+    env = _env(JAX_COMPILATION_CACHE_DIR=str(cache), NNREG_STAGE_LOG=str(log), PYTHONPATH=str(clone))
     wall = _wall([sys.executable, "-m", "dvc", "repro", "-f", *(["-s", *stages] if stages else [])], clone, env)
     done = [json.loads(line) for line in log.read_text().splitlines()]
     for s in done:
