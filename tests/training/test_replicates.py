@@ -110,7 +110,7 @@ def test_a_batch_compiled_in_a_thread_trains_to_the_bits_of_run_batch_checked_be
     seen, calls = [], []
     result, timing = train_compiled(batch, lambda done, total, loss: calls.append(done), check=seen.append)
     assert len(seen) == 1 and seen[0] is batch and calls[0] == 0 and calls[-1] == EPOCHS
-    assert timing.n_networks == 4 and timing.runtime_s > 0
+    assert timing.n_networks == 4 and timing.compile_s == batch.compile_s and timing.runtime_s > 0
     for a, b in zip(result, direct, strict=True):
         np.testing.assert_array_equal(a, b)
 
