@@ -12,7 +12,7 @@ LECTURE_TABLE = {("gd", "train"): "0.039963", ("gd", "validate"): "0.042119",
 
 
 PINS = ["--xla_cpu_max_isa=AVX2", "--xla_cpu_enable_platform_dependent_math=false",
-        "--xla_force_host_platform_device_count=2"]
+        "--xla_cpu_experimental_ynn_fusion_type=individual_dot", "--xla_force_host_platform_device_count=2"]
 
 
 def assert_printed_as(ours: float, lecture: float, model: str) -> None:

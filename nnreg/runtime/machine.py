@@ -2,7 +2,7 @@
 kept, set once at the stage's start (`setup()`), and a record of it for the timing files.
 
 The same params give the same bits on every x86-64 CPU with AVX2 and FMA, whatever else it
-has (AVX-512, AMX, another vendor), because `setup()` pins, before JAX starts, the three
+has (AVX-512, AMX, another vendor), because `setup()` pins, before JAX starts, the four
 things that XLA's CPU backend otherwise decides from the machine:
 
 - its code generation's instruction set (`--xla_cpu_max_isa=AVX2`): without it, XLA's
@@ -14,6 +14,11 @@ things that XLA's CPU backend otherwise decides from the machine:
   different orders (measured on a Zen 3: the 6-wide network's products ran with a kernel
   that adds pairs of terms, `dot_fp32_6x8x2_1x4x2_avx2_fma3`; consistent arithmetic gives
   `dot_fp32_8x8x1_1x8x1_fma3`, one term at a time, as every CPU's consistent kernels do);
+- what XLA hands YNNPACK (`--xla_cpu_experimental_ynn_fusion_type=individual_dot`): matrix
+  products only. XLA's default also hands it reductions (every MSE's sum, the training step's
+  sums), whose kernel YNNPACK picks by the CPU it detects, consistent arithmetic or not; left
+  to XLA, they are compiled under the pinned ISA. The flag names what YNNPACK may take rather
+  than subtracting reductions, so a jaxlib whose default hands it more gives it nothing more;
 - the number of host devices a batch of networks is split over (two, whatever the number
   of cores): XLA compiles a program for two devices otherwise than for one or four, and the
   replicates' last bits follow.
@@ -21,10 +26,12 @@ things that XLA's CPU backend otherwise decides from the machine:
 `setup()` also turns on JAX's persistent compilation cache, in a folder per CPU kind
 (`compilation_cache_dir`).
 
-`NNREG_CPU_TARGET=native` leaves all three to XLA (every core a device): faster on some
+`NNREG_CPU_TARGET=native` leaves all four to XLA (every core a device): faster on some
 machines, and bits that belong to this machine (its timing files say so). A user's own
 `XLA_FLAGS` are honoured: a flag they set is never overridden, and every timing file
-records the flags the stage ran with. docs/reproducibility.md says what holds where.
+records the flags the stage ran with. `nnreg.runtime.kernels` reads the compiled programs for
+anything else that picks its arithmetic by the CPU (the guard of these pins).
+docs/reproducibility.md says what holds where.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pathlib import Path
 PORTABLE_FLAGS = {
     "--xla_cpu_max_isa": "AVX2",
     "--xla_cpu_enable_platform_dependent_math": "false",
+    "--xla_cpu_experimental_ynn_fusion_type": "individual_dot",
     "--xla_force_host_platform_device_count": "2",
 }
 TARGETS = ("portable", "native")

@@ -22,12 +22,12 @@ ZEN3 = ZEN4.replace("model\t\t: 17", "model\t\t: 1").replace("AMD EPYC 9454 48-C
 GRAVITON = "processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 sve\n"
 
 
-def test_the_portable_target_adds_its_three_pins_and_never_overrides_the_user_s():
+def test_the_portable_target_adds_its_four_pins_and_never_overrides_the_user_s():
     assert machine.xla_flags("", "portable", 16).split() == PINS
     user = "--xla_cpu_max_isa=SSE4_2 --xla_dump_to=/tmp/x"
     assert machine.xla_flags(user, "portable", 16).split() == [*user.split(), *PINS[1:]]
     assert machine.xla_flags("--xla_force_host_platform_device_count=8", "portable", 2).split() == [
-        "--xla_force_host_platform_device_count=8", *PINS[:2]]
+        "--xla_force_host_platform_device_count=8", *PINS[:3]]
     # native: XLA's own code generation and kernels, every core a device
     assert machine.xla_flags("", "native", 16) == "--xla_force_host_platform_device_count=16"
 
