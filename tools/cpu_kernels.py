@@ -74,15 +74,21 @@ def read_dump(dump: Path, modules: dict[str, list[str]]) -> dict:
             options = options.read_text() if options else None
             dependent = options is not None and kernels.platform_dependent_math(options)
             emitted = kernels.kernel_names(p.name for p in dump.glob(f"module_{module}.*_kernel_module.ir-with-opt.ll"))
-            text = hlo.read_text()
-            for use, _ in kernels.uses(text, dependent, emitted):
+            found = kernels.uses(hlo.read_text(), dependent, emitted)
+            for use, _ in found:
                 counts[use] = counts.get(use, 0) + 1
             name = hlo.name.split(".")[1]
             names.add(name)
             out["findings"] += [{"kind": kind, "module": f"{module} {name}", **f._asdict()}
-                                for f in kernels.findings(text, options, emitted)]
+                                for f in kernels.judge(found, options)]
         out["kinds"][kind] = {"modules": len(ids), "programs": sorted(names), "uses": dict(sorted(counts.items()))}
     return out
+
+
+def describe(finding: dict) -> str:
+    """One finding of `run` in a line: where, what, the instruction and the JAX operation."""
+    return (f"[{finding['kind']} {finding['module']}] {finding['use']}: {finding['instruction']}"
+            + (f" ({finding['op_name']})" if finding["op_name"] else ""))
 
 
 def _module_ids(dump: Path) -> set[str]:
@@ -182,8 +188,7 @@ def main(argv: list[str]) -> int:
         uses = ", ".join(f"{use} x{count}" for use, count in seen["uses"].items()) or "none"
         print(f"{kind:<8} {seen['modules']:>8}  {uses}")
     for f in result["findings"]:
-        print(f"FINDING [{f['kind']} {f['module']}] {f['use']}: {f['instruction']}"
-              + (f" ({f['op_name']})" if f["op_name"] else ""))
+        print(f"FINDING {describe(f)}")
     print(f"{len(result['findings'])} findings")
     return 1 if result["findings"] else 0
 

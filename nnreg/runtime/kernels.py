@@ -58,10 +58,6 @@ class Finding(NamedTuple):
     instruction: str  # the HLO instruction (or the debug option) where it was found
     op_name: str  # the JAX operation it came from (XLA's metadata), or ""
 
-    def __str__(self) -> str:
-        where = f" ({self.op_name})" if self.op_name else ""
-        return f"{self.use}: {self.instruction}{where}"
-
 
 class Instruction(NamedTuple):
     name: str
@@ -197,15 +193,20 @@ def kernel_names(files) -> set[str]:
     return out
 
 
+def judge(found: list[tuple[str, Instruction]], debug_options: str | None = None) -> list[Finding]:
+    """The uses `found` (by `uses`) that `ALLOWED` does not list, and the debug options' own
+    (`debug_option_uses`), as findings."""
+    out = [Finding(use, ins.line.split(", metadata=")[0].split(", backend_config=")[0],
+                   _attr(ins.line, r'op_name="([^"]+)"') or "")
+           for use, ins in found if use not in ALLOWED]
+    if debug_options is not None:
+        out += [Finding(use, where, "") for use, where in debug_option_uses(debug_options)]
+    return out
+
+
 def findings(hlo: str, debug_options: str | None = None, emitted: set[str] | None = None) -> list[Finding]:
     """The uses of CPU-picked kernels in a compiled program that `ALLOWED` does not list.
     `debug_options`: the program's, as XLA dumps them (None: the HLO alone is read, its
     YNNPACK matrix products taken as under consistent arithmetic). `emitted`: see `uses`."""
     dependent = debug_options is not None and platform_dependent_math(debug_options)
-    out = [Finding(use, ins.line.split(", metadata=")[0].split(", backend_config=")[0],
-                   _attr(ins.line, r'op_name="([^"]+)"') or "")
-           for use, ins in uses(hlo, dependent, emitted) if use not in ALLOWED]
-    if debug_options is not None:
-        out += [Finding(use, where, "") for use, where in debug_option_uses(debug_options)]
-    return out
-
+    return judge(uses(hlo, dependent, emitted), debug_options)

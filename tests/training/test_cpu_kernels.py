@@ -22,8 +22,7 @@ def every_program():
 
 
 def test_every_program_the_pipeline_compiles_keeps_its_sums_off_cpu_picked_kernels(every_program):
-    findings = "\n".join(f"[{f['kind']} {f['module']}] {f['use']}: {f['instruction']} ({f['op_name']})"
-                         for f in every_program["findings"])
+    findings = "\n".join(map(cpu_kernels.describe, every_program["findings"]))
     assert not every_program["findings"], f"kernels that pick their arithmetic by the CPU:\n{findings}"
 
 
