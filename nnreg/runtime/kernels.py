@@ -64,6 +64,7 @@ class Instruction(NamedTuple):
     op: str
     shape: tuple[int, ...] | None  # its array's dimensions; None for a tuple
     line: str
+    elements: tuple = ()  # a tuple's elements' dimensions (an operand `%name#i` is element i)
 
 
 def _type_and_op(rest: str) -> tuple[str, str | None]:
@@ -88,6 +89,19 @@ def _shape(type_: str) -> tuple[int, ...] | None:
     return tuple(int(d) for d in m.group(1).split(",") if d) if m else None
 
 
+def _elements(type_: str) -> tuple:
+    """Each top-level element's dimensions of a tuple type `(f32[2]{0}, /*index=1*/s32[])`."""
+    if not type_.startswith("("):
+        return ()
+    inner, parts, depth, start = re.sub(r"/\*.*?\*/", "", type_)[1:-1], [], 0, 0
+    for i, c in enumerate(inner):
+        depth += (c in "([{") - (c in ")]}")
+        if c == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    return tuple(_shape(part) for part in [*parts, inner[start:]])
+
+
 def computations(hlo: str) -> dict[str, list[Instruction]]:
     """The HLO module's computations by name, each its instructions."""
     out: dict[str, list[Instruction]] = {}
@@ -101,7 +115,7 @@ def computations(hlo: str) -> dict[str, list[Instruction]]:
         if current is not None and m:
             type_, op = _type_and_op(m.group(2))
             if op:
-                current.append(Instruction(m.group(1), op, _shape(type_), line.strip()))
+                current.append(Instruction(m.group(1), op, _shape(type_), line.strip(), _elements(type_)))
     return out
 
 
@@ -140,6 +154,7 @@ def uses(hlo: str, platform_dependent_math: bool = False, emitted: set[str] | No
         if name in custom_bodies:
             continue
         shapes = {ins.name: ins.shape for ins in body}
+        shapes.update({f"{ins.name}#{i}": e for ins in body for i, e in enumerate(ins.elements)})
         for ins in body:
             if ins.op == "custom-call":
                 target = _attr(ins.line, r'custom_call_target="([^"]+)"')
@@ -157,7 +172,8 @@ def uses(hlo: str, platform_dependent_math: bool = False, emitted: set[str] | No
 def _contraction(dot: Instruction, shapes: dict) -> int | None:
     """How many terms each of a dot's sums adds: the product of its left operand's contracting
     dimensions (None if its shape is not known)."""
-    lhs = _attr(dot.line, r"dot\(%?([\w.\-]+)")
+    # An operand may be a tuple's element, `%call#1` (jaxlib 0.12 prints them so).
+    lhs = _attr(dot.line, r"dot\(%?([\w.\-]+(?:#\d+)?)")
     dims = _attr(dot.line, r"lhs_contracting_dims=\{([\d,]*)\}")
     shape = shapes.get(lhs)
     if shape is None or dims is None:

@@ -90,6 +90,21 @@ def test_other_libraries_custom_calls_and_long_eigen_products_are_reported():
         f.use for f in kernels.findings(hlo, emitted={"long"})]
 
 
+def test_a_product_of_a_tuple_s_elements_is_measured_through_them():
+    """jaxlib 0.12's dumps name a tuple's element `%call#i` (no get-tuple-element): the product's
+    length comes from that element's shape, not "?"."""
+    hlo = module("  %call = (s32[], /*index=1*/f32[2,6,30]{2,1,0}, f32[2,1000,40]{2,1,0}) call(%p0), "
+                 "to_apply=%while_body\n"
+                 "  %short = f32[2,30,30]{2,1,0} dot(%call#1, %call#1), lhs_batch_dims={0}, lhs_contracting_dims={1}, "
+                 "rhs_batch_dims={0}, rhs_contracting_dims={1}\n"
+                 "  %long = f32[2,40,40]{2,1,0} dot(%call#2, %call#2), lhs_batch_dims={0}, lhs_contracting_dims={1}, "
+                 "rhs_batch_dims={0}, rhs_contracting_dims={1}\n"
+                 "  ROOT %tuple = (f32[2,30,30]{2,1,0}, f32[2,40,40]{2,1,0}) tuple(%short, %long)\n")
+    assert [use for use, _ in kernels.uses(hlo)] == [
+        f"dot outside a fusion, contracting at most {kernels.EIGEN_ONE_BLOCK} terms (Eigen)",
+        "dot outside a fusion, contracting 1000 terms (Eigen)"]
+
+
 def test_a_product_inside_a_loop_fusion_is_xla_s_own_code():
     hlo = module("  %l = f32[10,400]{1,0} fusion(%p0, %p1), kind=kLoop, calls=%fused_computation.2\n"
                  "  ROOT %tuple = (f32[10,400]{1,0}) tuple(%l)\n", LOOP)
