@@ -42,4 +42,5 @@ def test_the_guard_fails_when_a_user_s_flags_hand_reductions_back_to_ynnpack():
     assert "--xla_cpu_experimental_ynn_fusion_type=reduce" in hostile["machine"]["xla_flags"].split()
     found = {f["use"] for f in hostile["findings"]}
     assert found and all(use.startswith("__ynn_fusion: ") and "reduce" in use for use in found), found
-    assert {"jit_advance", "jit_finish"} <= {f["module"].split()[1] for f in hostile["findings"]}
+    # The training step's sums at least (jaxlib 0.10.2 handed over the evaluation's too, jit_finish).
+    assert "jit_advance" in {f["module"].split()[1] for f in hostile["findings"]}
