@@ -12,7 +12,7 @@ from nnreg.report import figures, tables
 from nnreg.report.labels import LECTURE_MODELS, method_name
 from nnreg.report.lecture import lecture_differences
 from nnreg.runtime import schemas
-from nnreg.runtime.files import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history, read_json
+from nnreg.runtime.files import atomic_write_bytes, atomic_write_text, read_csv, read_dataset, read_history
 from nnreg.runtime.files import read_seeds, read_sweep, write_csv, write_json
 from nnreg.runtime.paths import COMPARE, DATASET, PARAMS, REPLICATES, SEARCH_METRICS, SEARCH_TRIALS, SWEEP_METRICS
 from nnreg.runtime.paths import fit_path, history_path
@@ -29,18 +29,18 @@ def main(argv):
     models = params.model_names()
     baseline = params.stats.baseline
     dataset = read_dataset(DATASET)
-    metrics = {m: read_json(metrics_path(m), schemas.MetricsFile) for m in models}
-    timings = {m: read_json(timing_path(m), schemas.TimingFile) for m in models}
+    metrics = {m: schemas.read(metrics_path(m), schemas.MetricsFile) for m in models}
+    timings = {m: schemas.read(timing_path(m), schemas.TimingFile) for m in models}
     histories = {m: read_history(history_path(m)) for m in models}
     fits = {m: read_csv(fit_path(m), ["x", "y", "prediction"]) for m in models}
-    seeds = {m: read_json(seeds_metrics_path(m), schemas.SeedsFile) for m in models}
+    seeds = {m: schemas.read(seeds_metrics_path(m), schemas.SeedsFile) for m in models}
     replicates = {m: read_seeds(seeds_path(m), params.stats.n_seeds)["validate_mse"] for m in models}
     single = {m: metrics[m].get("validate_mse") for m in models}
-    compare = read_json(COMPARE, schemas.CompareFile)
-    search = read_json(SEARCH_METRICS, schemas.SearchFile)
+    compare = schemas.read(COMPARE, schemas.CompareFile)
+    search = schemas.read(SEARCH_METRICS, schemas.SearchFile)
     trials = pd.read_csv(SEARCH_TRIALS)
     sweeps = {m: read_sweep(sweep_path(m)) for m in params.sweep.models}
-    best = read_json(SWEEP_METRICS, schemas.SweepFile)
+    best = schemas.read(SWEEP_METRICS, schemas.SweepFile)
 
     # Long format, one colour per set or model in the DVC plots (.dvc/plots/*.json).
     write_csv(PLOTS / "data/points.csv", {

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-if TYPE_CHECKING:  # a type only: the generator takes any record with these fields
-    from nnreg.params.schema import DataParams
+
+class DataSpec(Protocol):
+    """What the generator reads of a data set's description (params.yaml's `data:` is one)."""
+
+    seed: int  # the lecture's data key
+    n_points: int  # points in each of the two sets
+    x_min: float
+    x_max: float
+    noise: float  # standard deviation of the noise
 
 
 class Dataset(NamedTuple):
@@ -43,7 +50,7 @@ def generate_data(key: jax.Array, n_points: int, x_min: float, x_max: float, noi
     return x.reshape(n_points, 1), y.reshape(n_points, 1)
 
 
-def dataset_from_key(key: jax.Array, p: DataParams) -> Dataset:
+def dataset_from_key(key: jax.Array, p: DataSpec) -> Dataset:
     """Both sets, from the two halves of a split of `key`, as the lecture does."""
     key_train, key_validate = jax.random.split(key)
     x_train, y_train = generate_data(key_train, p.n_points, p.x_min, p.x_max, p.noise)
@@ -51,12 +58,12 @@ def dataset_from_key(key: jax.Array, p: DataParams) -> Dataset:
     return Dataset(x_train, y_train, x_validate, y_validate)
 
 
-def make_dataset(p: DataParams) -> Dataset:
+def make_dataset(p: DataSpec) -> Dataset:
     """The lecture's data: both sets from the `seed` key."""
     return dataset_from_key(jax.random.PRNGKey(p.seed), p)
 
 
-def true_grid(p: DataParams) -> tuple[jax.Array, jax.Array]:
+def true_grid(p: DataSpec) -> tuple[jax.Array, jax.Array]:
     """A dense grid on [x_min, x_max] and the true function on it, as (m, 1) columns."""
     x = jnp.linspace(p.x_min, p.x_max, num=TRUE_GRID_POINTS).reshape(-1, 1)  # (m, 1)
     return x, true_function(x)

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from nnreg.core.data import dataset_from_key
+from nnreg.core.data import DataSpec, dataset_from_key
 from nnreg.core.network import mse
 from nnreg.core.training import device_info
-
-if TYPE_CHECKING:
-    from nnreg.params.schema import DataParams
 
 
 class ReplicateResult(NamedTuple):
@@ -52,7 +49,7 @@ def replicate_keys(seed: int, index: jax.Array) -> tuple[jax.Array, jax.Array]:
     return data_key, init_key
 
 
-def replicate_dataset(seed: int, index: jax.Array, data: DataParams) -> tuple:
+def replicate_dataset(seed: int, index: jax.Array, data: DataSpec) -> tuple:
     """Replicate `index`'s (x, y, x_validate, y_validate): the lecture's generator from its data key.
     Every trainer's replicate draws it inside the program that uses it (see `Replicate`)."""
     data_key, _ = replicate_keys(seed, index)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from nnreg.trainers import DEFAULT as DEFAULT_TRAINER
+from nnreg.params.vocabulary import DEFAULT_TRAINER
 
 
 def show(value: Any, depth: int = 0) -> str:

@@ -9,7 +9,7 @@ picks the class that knows that optimizer's own settings (an Optax schedule like
 
 The vocabulary is the implementation's: the activations, initializers, optimizers, schedules
 and trainers are the names of the tables that implement them (`nnreg.core.activations`,
-`.initializers`, `.optimizers`, `nnreg.trainers`). A rule's text is written here, beside its
+`.initializers`, `.optimizers`; the trainers in `nnreg.params.vocabulary`). A rule's text is written here, beside its
 check; `nnreg.params.messages` turns a broken rule into one line naming the dotted key.
 """
 
@@ -28,8 +28,7 @@ from nnreg.params.rules import Bool, Bounds, Float, Int, LayerSizes, Nonneg, Rat
 from nnreg.params.rules import list_with_rule
 from nnreg.params.search import SearchParams
 from nnreg.params.section import Section, field_error
-from nnreg.params.vocabulary import SETTINGS, Activation, Init
-from nnreg.trainers import DEFAULT as DEFAULT_TRAINER, TRAINERS
+from nnreg.params.vocabulary import DEFAULT_TRAINER, SETTINGS, TRAINERS, Activation, Init
 
 MAX_MODELS = 64
 MAX_SEEDS = 65536
@@ -209,7 +208,7 @@ OPTIMIZER_ENTRIES: dict[str, type[JaxModel]] = {name: _optimizer(name, **SETTING
 JaxEntry = Annotated[Union[tuple(OPTIMIZER_ENTRIES.values())], Field(discriminator="optimizer")]
 _ENTRIES = {"jax": JaxEntry, "keras": KerasModel}  # by trainer
 if set(_ENTRIES) != set(TRAINERS):
-    raise ImportError(f"params' trainers {sorted(_ENTRIES)} are not nnreg.trainers' {sorted(TRAINERS)}")
+    raise ImportError(f"params' trainers {sorted(_ENTRIES)} are not the vocabulary's {sorted(TRAINERS)}")
 
 
 def trainer_of(entry: Any) -> Any:

@@ -1,5 +1,5 @@
-"""params.yaml's words for the network and its optimizer, taken from the tables that
-implement them: an activation (`nnreg.core.activations`), an initializer
+"""params.yaml's words for a model, taken from the tables that implement them: a trainer (a
+module of `nnreg.trainers`), an activation (`nnreg.core.activations`), an initializer
 (`nnreg.core.initializers`), each optimizer's own settings with their types
 (`nnreg.core.optimizers`). `nnreg.params.schema` (models:) and `nnreg.params.search`
 (search:) use the same words."""
@@ -12,6 +12,10 @@ from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.initializers import INITIALIZERS
 from nnreg.core.optimizers import OPTIMIZERS
 from nnreg.params.rules import Bool, Nonneg, Unit
+
+# params.yaml's `trainer:` names, each a module of nnreg.trainers; jax when an entry gives none.
+TRAINERS = ("jax", "keras")
+DEFAULT_TRAINER = "jax"
 
 Activation = Literal[tuple(ACTIVATIONS)]
 Init = Literal[tuple(INITIALIZERS)]

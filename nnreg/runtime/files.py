@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from pydantic import ValidationError
 
 from nnreg.core.data import Dataset
 from nnreg.core.network import LayerParams
-from nnreg.core.training import first_nonfinite
 from nnreg.errors import NnregError
-from nnreg.params.messages import TYPE_TEXTS, show
 
 DATASET_KEYS = Dataset._fields
 
@@ -85,24 +82,13 @@ def write_json(path: str | Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
 
 
-def read_json(path: str | Path, schema=None) -> dict:
-    """A JSON object; with `schema` (a pydantic model of `nnreg.runtime.schemas`), checked against it:
-    a wrong or missing field fails in one line naming the file and the field."""
+def read_json(path: str | Path) -> dict:
+    """A JSON object (`nnreg.runtime.schemas.read` checks one against its schema)."""
     path = Path(path)
     with _reading(path, "JSON"):
         obj = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(obj, dict):
         raise DataFileError(f"{path}: expected a JSON object, got {type(obj).__name__}")
-    if schema is not None:
-        try:
-            schema.model_validate(obj)
-        except ValidationError as e:
-            error = e.errors(include_url=False)[0]
-            field = ".".join(str(k) for k in error["loc"]) or "the object"
-            text = {"missing": "missing field", "extra_forbidden": "unknown field", **TYPE_TEXTS}.get(
-                error["type"], error["msg"][:1].lower() + error["msg"][1:])
-            got = "" if error["type"] == "missing" else f" (got {show(error.get('input'))})"
-            raise DataFileError(f"{path}: {field}: {text}{got}") from None
     return obj
 
 
@@ -271,7 +257,5 @@ def read_sweep(path: str | Path) -> list[dict]:
 
 
 def read_history(path: str | Path) -> dict[str, np.ndarray]:
-    """A history CSV as float arrays, with `first_nonfinite_epoch` (0-based, -1 if none)."""
-    out = read_csv(path, ["epoch", "train_loss", "validate_loss"])
-    out["first_nonfinite_epoch"] = first_nonfinite(out["train_loss"], out["validate_loss"])
-    return out
+    """A history CSV as float arrays: epoch, train_loss, validate_loss."""
+    return read_csv(path, ["epoch", "train_loss", "validate_loss"])

@@ -1,6 +1,6 @@
 """The schemas of the pipeline's own JSON files, as the stages that read them expect them.
 
-`nnreg.runtime.files.read_json(path, schema)` checks a file against one of these and fails in one line
+`read(path, schema)` checks a file against one of these and fails in one line
 naming the file and the field (`metrics/gd.json: train_mse: must be a number (got
 "0.04")`), instead of a traceback in whatever formats the value later.
 """
@@ -9,7 +9,26 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, RootModel
+from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
+
+from nnreg.params.messages import TYPE_TEXTS, show
+from nnreg.runtime.files import DataFileError, read_json
+
+
+def read(path, schema: type[BaseModel]) -> dict:
+    """The JSON object at `path`, checked against `schema` (one of this module's): a wrong or
+    missing field fails in one line naming the file and the field."""
+    obj = read_json(path)
+    try:
+        schema.model_validate(obj)
+    except ValidationError as e:
+        error = e.errors(include_url=False)[0]
+        field = ".".join(str(k) for k in error["loc"]) or "the object"
+        text = {"missing": "missing field", "extra_forbidden": "unknown field", **TYPE_TEXTS}.get(
+            error["type"], error["msg"][:1].lower() + error["msg"][1:])
+        got = "" if error["type"] == "missing" else f" (got {show(error.get('input'))})"
+        raise DataFileError(f"{path}: {field}: {text}{got}") from None
+    return obj
 
 
 class _File(BaseModel):

@@ -2,7 +2,7 @@
 
 `get(name)` imports `nnreg.trainers.<name>` only when asked, so a stage that trains a JAX
 model never imports Keras. A new trainer is a new module here with the two functions of
-`base.Trainer`, and its name added to TRAINERS (docs/contributing.md).
+`base.Trainer`, and its name added to `nnreg.params.vocabulary.TRAINERS` (docs/contributing.md).
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from nnreg.params.vocabulary import TRAINERS
+
 if TYPE_CHECKING:
     from nnreg.trainers.base import Trainer
-
-# params.yaml's `trainer:` names, each a module of this package; jax when an entry gives none.
-TRAINERS = ("jax", "keras")
-DEFAULT = "jax"
 
 
 def get(name: str) -> Trainer:

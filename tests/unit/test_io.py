@@ -160,7 +160,6 @@ def test_the_pipeline_s_json_files_are_read_against_their_schema(tmp_path):
     import json
 
     from nnreg.runtime import schemas
-    from nnreg.runtime.files import read_json
     from tests.conftest import REPO
 
     good = json.loads((REPO / "metrics/gd.json").read_text())
@@ -170,12 +169,12 @@ def test_the_pipeline_s_json_files_are_read_against_their_schema(tmp_path):
                          ({**good, "extra": 1}, "extra: unknown field (got 1)")]:
         path.write_text(json.dumps(obj))
         with pytest.raises(DataFileError) as err:
-            read_json(path, schemas.MetricsFile)
+            schemas.read(path, schemas.MetricsFile)
         assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}"), err.value
     path.write_text(json.dumps({"gd": {**json.loads((REPO / "metrics/compare.json").read_text())["gd"],
                                        "verdict": "maybe"}}))
     with pytest.raises(DataFileError, match=r"c?gd.verdict: "):
-        read_json(path, schemas.CompareFile)
+        schemas.read(path, schemas.CompareFile)
     # Every committed file the report reads passes its schema (the batches' timing files it does not read).
     by_path = {"metrics/compare.json": schemas.CompareFile, "metrics/sweep.json": schemas.SweepFile,
                "metrics/search.json": schemas.SearchFile}
@@ -185,7 +184,7 @@ def test_the_pipeline_s_json_files_are_read_against_their_schema(tmp_path):
             continue
         schema = by_path.get(rel) or (schemas.TimingFile if "/timing/" in rel else schemas.SeedsFile if "/seeds/" in rel
                                       else schemas.MetricsFile)
-        read_json(f, schema)
+        schemas.read(f, schema)
 
 
 def test_csv_text_is_what_pandas_writes():

@@ -14,16 +14,10 @@ def _module(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """The modules `path` imports when it runs (in functions too), leaving out `if TYPE_CHECKING:`
-    blocks, which only type checkers read."""
-    tree = ast.parse(path.read_text())
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-               and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING"
-               for n in ast.walk(node)}
+    """The modules `path` imports, in functions and in `if TYPE_CHECKING:` blocks too: a type
+    that points back up a layer is a circle in the design, whether or not it runs."""
     found = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -56,10 +50,33 @@ def test_no_module_imports_another_in_a_cycle():
             visit(module, [module])
 
 
+# The packages bottom up: each imports only from those below it (or itself), so the layers read
+# top down (docs/contributing.md). Trainers and the runtime are one layer: neither imports the other.
+LAYERS = [{"errors"}, {"core"}, {"params"}, {"trainers", "runtime"}, {"search"}, {"report"}]
+
+
+def test_each_package_imports_only_the_layers_below_it():
+    level = {package: i for i, layer in enumerate(LAYERS) for package in layer}
+    graph = _graph()
+    assert {m.split(".")[1] for m in graph if m != "nnreg"} == set(level), "a package LAYERS does not place"
+    upward = sorted(f"{m} -> {o}" for m, others in graph.items() if m != "nnreg" for o in others
+                    if o != "nnreg" and o.split(".")[1] != m.split(".")[1]
+                    and level[o.split(".")[1]] >= level[m.split(".")[1]])
+    assert not upward, f"imports up or across a layer: {upward}"
+
+
+def test_the_file_helpers_know_only_the_records_they_write():
+    """nnreg.runtime.files reads and writes files: it needs the records it stores (a data set, a
+    network's layers), not the training loop or the params' messages."""
+    ours = {m for m in _graph()["nnreg.runtime.files"]}
+    assert ours <= {"nnreg.errors", "nnreg.core.data", "nnreg.core.network"}, ours
+
+
 def test_the_core_is_pure():
-    """nnreg.core imports nothing of the runtime, the trainers, the params (but types) or the
-    report, and nothing that reads or writes files, the environment, signals or processes."""
-    outside = ("nnreg.runtime", "nnreg.trainers", "nnreg.params", "nnreg.report")
+    """nnreg.core imports nothing of the runtime, the trainers, the params, the search or the
+    report (not even for a type), and nothing that reads or writes files, the environment,
+    signals or processes."""
+    outside = ("nnreg.runtime", "nnreg.trainers", "nnreg.params", "nnreg.search", "nnreg.report")
     side_effects = {"os", "sys", "signal", "subprocess", "pathlib", "tempfile", "shutil", "io"}
     for path in sorted((PACKAGE / "core").glob("*.py")):
         bad = sorted(i for i in _imports(path) if i.startswith(outside) or i.split(".")[0] in side_effects)

@@ -249,7 +249,7 @@ def test_the_vocabulary_is_the_implementation_s():
     from nnreg.core.activations import ACTIVATIONS
     from nnreg.core.initializers import INITIALIZERS
     from nnreg.params.schema import Activation, Init
-    from nnreg.trainers import TRAINERS
+    from nnreg.params.vocabulary import TRAINERS
 
     assert get_args(Activation) == tuple(ACTIVATIONS) and get_args(Init) == tuple(INITIALIZERS)
     with pytest.raises(ConfigError, match=r"^models.gd.trainer: must be one of " + ", ".join(TRAINERS) + r" \(got torch\)$"):
