@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # The whole pipeline and the benchmarks on a GPU machine that has JAX (with CUDA) but
-# not keras/dvc: carry their wheels in .whl/ (see README, "On a GPU"). It works on a
+# not keras/dvc: carry their wheels in .whl/ (made as below). It works on a
 # copy of the repo in a temporary folder (the copy gets a fresh git repo so that `dvc
 # metrics diff` compares the GPU's results with the committed CPU ones); your checkout
 # is not touched. Every step has its own time limit, so a hang costs minutes, not the
 # whole lease.  Usage, from the repo root:  OUT=/some/dir bash benchmarks/gpu_run.sh
+#
+# The wheels (Python 3.12, x86-64): each `name==version` of requirements.lock that the GPU
+# machine lacks (dvc and its dependencies, keras, namex, optree, ...; about 67 wheels, 22 MB),
+# never numpy, jax, jaxlib, ml-dtypes, optax, pandas or matplotlib (the GPU's builds stay):
+#   echo /.whl/ >> .git/info/exclude
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+#       --platform manylinux2014_x86_64 -d .whl "name==version"    # one package at a time
+#   pip wheel --no-deps -w .whl antlr4-python3-runtime==4.9.3     # it ships only a source archive
 set -u
 OUT=${OUT:-/tmp/nnreg-gpu}; mkdir -p "$OUT"
 step() { local limit=$1; shift; echo "+ $*"; timeout "$limit" "$@"; local rc=$?; [ $rc = 124 ] && echo "TIMED OUT after ${limit}s: $*"; return $rc; }

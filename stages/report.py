@@ -19,7 +19,7 @@ from nnreg.runtime.paths import fit_path, history_path
 from nnreg.runtime.paths import metrics_path, seeds_metrics_path, seeds_path, sweep_path, timing_path
 from nnreg.runtime.progress import log
 from nnreg.runtime.stage import run_stage
-from nnreg.search.space import confirmed_label
+from nnreg.search.space import confirmed_label, ranked
 
 PLOTS = Path("plots")
 
@@ -106,8 +106,8 @@ def main(argv):
         "summary.png": figures.summary_figure(rows),
         "seeds.png": figures.seeds_figure(replicates, single, noise),
         "differences.png": figures.differences_figure(
-            {**compare, **{confirmed_label(int(k.split("_")[1]), c["entry"]): c["vs_baseline"]
-                           for k, c in search["confirmed"].items()}}, baseline),
+            {**compare, **{confirmed_label(rank, c["entry"]): c["vs_baseline"]
+                           for rank, c in ranked(search["confirmed"])}}, baseline),
         "search.png": figures.search_figure(trials["trial"].to_numpy(), trials["score"].to_numpy(dtype=float),
                                             trials["state"].to_numpy(), trials["best_so_far"].to_numpy(dtype=float)),
         "sweep.png": figures.sweep_figure(sweeps, best),

@@ -8,7 +8,7 @@ CPU backend runs faster (benchmarks/bench.py).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,19 @@ class LayerParams(NamedTuple):
 
 
 Network = list  # list[LayerParams], a pytree
+
+# A name of ACTIVATIONS, or an elementwise function (the search's traced choice among them).
+Activation = Union[str, Callable[[jax.Array], jax.Array]]
+
+
+def parameter_count(layer_sizes: Sequence[int]) -> int:
+    """Weights and biases of the network with these widths (1-10-10-10-1: 251)."""
+    return sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def layer_sizes(params: Network) -> list[int]:
+    """The widths of `params`, input to output."""
+    return [params[0].W.shape[0]] + [layer.W.shape[1] for layer in params]
 
 
 def init_layer(key: jax.Array, in_dim: int, out_dim: int, init: str = "he_normal") -> LayerParams:
@@ -39,9 +52,8 @@ def init_network(key: jax.Array, layer_sizes: Sequence[int], init: str = "he_nor
     return params
 
 
-def forward(params: Network, x: jax.Array, activation="tanh") -> jax.Array:
-    """f(params, x): (n, 1) -> (n, 1); the activation (a name of ACTIVATIONS, or an elementwise
-    function: the search's choice among them) after every layer but the last."""
+def forward(params: Network, x: jax.Array, activation: Activation = "tanh") -> jax.Array:
+    """f(params, x): (n, 1) -> (n, 1); the activation after every layer but the last."""
     sigma = ACTIVATIONS[activation] if isinstance(activation, str) else activation
     *hidden, last = params
     h = x.T  # (1, n)
@@ -50,10 +62,6 @@ def forward(params: Network, x: jax.Array, activation="tanh") -> jax.Array:
     return (last.W.T @ h + last.b.T).T  # (n, 1)
 
 
-def mse(params: Network, x: jax.Array, y: jax.Array, activation: str = "tanh") -> jax.Array:
+def mse(params: Network, x: jax.Array, y: jax.Array, activation: Activation = "tanh") -> jax.Array:
     """Mean squared error of the network on (x, y); a float32 scalar."""
     return jnp.mean((forward(params, x, activation) - y) ** 2)
-
-
-def count_params(params: Network) -> int:
-    return sum(leaf.size for leaf in jax.tree.leaves(params))

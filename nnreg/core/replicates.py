@@ -24,7 +24,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from nnreg.core.data import DataSpec, dataset_from_key
-from nnreg.core.network import mse
+from nnreg.core import training
+from nnreg.core.network import Activation, mse
 from nnreg.core.training import device_info
 
 
@@ -38,9 +39,8 @@ class ReplicateResult(NamedTuple):
 
 
 def diverged(result: ReplicateResult) -> np.ndarray:
-    """(n,) bool: the replicates whose training loss went non-finite, or whose end point is not finite."""
-    return ((np.asarray(result.first_nonfinite_epoch) >= 0) | ~np.isfinite(result.train_mse)
-            | ~np.isfinite(result.validate_mse) | ~np.isfinite(result.true_mse))
+    """(n,) bool: the replicates that diverged (`nnreg.core.training.diverged`'s rule)."""
+    return training.diverged(result.first_nonfinite_epoch, result.train_mse, result.validate_mse, result.true_mse)
 
 
 def replicate_keys(seed: int, index: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -56,7 +56,7 @@ def replicate_dataset(seed: int, index: jax.Array, data: DataSpec) -> tuple:
     return tuple(dataset_from_key(data_key, data))
 
 
-def end_point(params, first_bad: jax.Array, dataset: tuple, truth: tuple, activation: str) -> ReplicateResult:
+def end_point(params, first_bad: jax.Array, dataset: tuple, truth: tuple, activation: Activation) -> ReplicateResult:
     """A trained replicate's result: `nnreg.core.network.mse` on its training and validation sets and
     on the true function's dense grid (`truth`), the same function for every trainer."""
     x, y, x_validate, y_validate = dataset
@@ -176,8 +176,8 @@ def compile_batch(replicate: Replicate, indices, learning_rates=None, devices=No
     rate_axis = None if rate_arg is None else 0
 
     start = time.perf_counter()
-    # On the CPU, LLVM's -O1 halves this program's compile time with the same run time and,
-    # measured on every default model, the same bits (benchmarks/replicates.py).
+    # On the CPU, LLVM's -O1: faster compiles, the same run time and bits on every default model
+    # (benchmarks/replicates.py; docs/performance.md).
     options = {"xla_backend_optimization_level": 1} if devices[0].platform == "cpu" else {}
     start_batch = jax.vmap(replicate.start, in_axes=(0, rate_axis))
     start_fn = jax.jit(start_batch, out_shardings=sharding).lower(index_arg, rate_arg).compile(compiler_options=options)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnreg.core.network import Network, forward, mse
+from nnreg.core.network import Activation, Network, forward, mse
 from nnreg.core.optimizers import Optimizer
 
 
@@ -42,6 +42,16 @@ def hold(stopped: jax.Array, old, new):
     """`old` where `stopped`, else `new`, leaf by leaf: a select per leaf, which leaves the
     healthy path's bits unchanged."""
     return jax.tree.map(lambda o, n: jnp.where(stopped, o, n), old, new)
+
+
+def diverged(first_nonfinite_epoch, *end_point_mses) -> np.ndarray:
+    """Whether a run diverged, the one rule every model, replicate and trial is judged by: its
+    loss went non-finite in training (a first non-finite epoch >= 0) or a MSE at its end point is
+    not finite. Elementwise over numpy arrays (a batch of replicates: (n,) bool) as on scalars."""
+    bad = np.asarray(first_nonfinite_epoch) >= 0
+    for m in end_point_mses:
+        bad = bad | ~np.isfinite(np.asarray(m))
+    return bad
 
 
 def first_nonfinite(*losses) -> int:
@@ -69,7 +79,7 @@ def l2_penalty(params: Network) -> jax.Array:
     return penalty
 
 
-def make_loss(activation: str = "tanh", l2=0.0, with_predictions: bool = False) -> Callable:
+def make_loss(activation: Activation = "tanh", l2=0.0, with_predictions: bool = False) -> Callable:
     """`loss(params, x, y) -> (objective, mse)`: the MSE, plus `l2` (a number, or a traced scalar)
     times the weights' squares.
     `with_predictions`: `(objective, (mse, predictions))`, the forward pass's (n, 1) outputs too."""
@@ -85,7 +95,7 @@ def make_loss(activation: str = "tanh", l2=0.0, with_predictions: bool = False) 
     return loss
 
 
-def make_gradient(activation="tanh", l2=0.0) -> Callable:
+def make_gradient(activation: Activation = "tanh", l2=0.0) -> Callable:
     """`gradient(params, x, y) -> ((objective, mse), grads)`: `make_loss`'s value and gradient."""
     return jax.value_and_grad(make_loss(activation, l2), has_aux=True)
 
@@ -135,7 +145,8 @@ def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh", l
     `shared_x=True` is for data whose validation inputs are the training inputs (nnreg's
     data: one x grid, `Dataset.shares_x`), and then ignores `x_validate`: see
     `_train_shared_x`. The separate pass's History and parameters (bit for bit with plain
-    SGD steps, to float32 rounding with Adam's; one documented difference), a quarter less time.
+    SGD steps, to float32 rounding with Adam's; one documented difference), in less time
+    (one forward pass an epoch instead of two: docs/performance.md).
     """
     if shared_x and validate_every_epoch:
         return jax.jit(_train_shared_x(optimizer, epochs, activation, l2))

@@ -25,6 +25,7 @@ from pydantic import Field, create_model, model_validator
 
 from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.initializers import INITIALIZERS
+from nnreg.core.network import parameter_count
 from nnreg.core.optimizers import OPTIMIZERS
 from nnreg.params.messages import show
 from nnreg.params.rules import Bounds, Float, Int, LayerSizes, Nonneg, Seed, Unit, list_with_rule
@@ -51,11 +52,6 @@ def _unique(item):
     """A non-empty list of different names."""
     return list_with_rule(item, lambda v: 1 <= len(v) == len(set(v)), "must be a non-empty list of different names",
                           {"minItems": 1, "uniqueItems": True})
-
-
-def parameter_count(layer_sizes) -> int:
-    """Weights and biases of the 1-...-1 network with these widths."""
-    return sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
 # --- Each optimizer's settings as ranges -------------------------------------------------------

@@ -20,7 +20,7 @@ from nnreg.report.tables import fmt
 def log_scale(ax, which: str, scale: str = "log", **kwargs) -> None:
     """`ax`'s x or y axis on a log (or symlog) scale, its ticks labelled in plain text (0.04,
     1e-05) where matplotlib's default labels are mathtext ($10^{-2}$): the same ticks, but the
-    first mathtext label starts its parser (about 1.5 s of the report stage on a 2-core box)."""
+    first mathtext label starts its parser, a large part of the report stage's time."""
     getattr(ax, f"set_{which}scale")(scale, **kwargs)
     axis = ax.xaxis if which == "x" else ax.yaxis
     axis.set_major_formatter(LogFormatter())

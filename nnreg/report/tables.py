@@ -10,7 +10,7 @@ import numpy as np
 
 from nnreg.report.labels import method_name
 from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE
-from nnreg.search.space import entry_text
+from nnreg.search.space import entry_text, ranked
 
 def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> list[dict]:
     """One row per model: method, runtime, compile time, device, parameters, training, validation and true MSE."""
@@ -196,9 +196,9 @@ def search_markdown(search: Mapping, n_seeds: int) -> str:
     """The search's answer, then its confirmed trials on the stats replicates against the baseline."""
     baseline, top = search["baseline"], len(search["confirmed"])
     rows = []
-    for key, c in search["confirmed"].items():
+    for rank, c in ranked(search["confirmed"]):
         v, m = c["vs_baseline"], c["validate_mse"]
-        rows.append([key.split("_")[1], str(c["trial"]), entry_text(c["entry"]), fmt(c["score"], 6),
+        rows.append([str(rank), str(c["trial"]), entry_text(c["entry"]), fmt(c["score"], 6),
                      f"{fmt(m['mean'], 6)} [{fmt(m['ci_low'], 6)}, {fmt(m['ci_high'], 6)}]",
                      f"{fmt(v['mean_diff'], 6, True)} [{fmt(v['ci_low'], 6, True)}, {fmt(v['ci_high'], 6, True)}]",
                      "" if v["win_rate"] is None else f"{v['win_rate']:.0%}",

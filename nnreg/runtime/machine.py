@@ -7,13 +7,12 @@ things that XLA's CPU backend otherwise decides from the machine:
 
 - its code generation's instruction set (`--xla_cpu_max_isa=AVX2`): without it, XLA's
   LLVM compiles the loops, fusions and reductions for the host's widest vectors
-  (AVX-512 on a Zen 4), whose rounding differs;
+  (AVX-512 where the CPU has it), whose rounding differs;
 - the kernels YNNPACK, the library XLA hands matrix products to, picks at run time
   (`--xla_cpu_enable_platform_dependent_math=false`, YNNPACK's "consistent arithmetic"):
   without it, a per-CPU cost model chooses among kernels that sum the inner dimension in
-  different orders (measured on a Zen 3: the 6-wide network's products ran with a kernel
-  that adds pairs of terms, `dot_fp32_6x8x2_1x4x2_avx2_fma3`; consistent arithmetic gives
-  `dot_fp32_8x8x1_1x8x1_fma3`, one term at a time, as every CPU's consistent kernels do);
+  different orders (docs/reproducibility.md names them); consistent arithmetic sums one term
+  at a time on every CPU;
 - what XLA hands YNNPACK (`--xla_cpu_experimental_ynn_fusion_type=individual_dot`): matrix
   products only. XLA's default also hands it reductions (every MSE's sum, the training step's
   sums), whose kernel YNNPACK picks by the CPU it detects, consistent arithmetic or not; left

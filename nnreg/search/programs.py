@@ -18,7 +18,8 @@ The maths is the single network's (`nnreg.core.network`, `nnreg.core.training.ma
 - optimizer: every searched optimizer is built from traced settings (Optax's functions take
   traced numbers) and the trial's own is selected by index (an optimizer's update on 251
   parameters costs little beside the forward and backward passes over the data), all stepping
-  the parameters as one flat vector (`flattened`: a few kernels an optimizer, not a few per leaf).
+  the parameters as one flat vector (`optax.flatten`: a few kernels an optimizer, not a few per
+  leaf, so the programs compile and train faster: docs/performance.md).
 - learning rate: a table of one rate per epoch, evaluated on the host by Optax's schedule
   (`nnreg.search.space.rate_table`).
 - epochs: traced bounds (`begin`, `end`) and the training state in and out (`Carry`), so each
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -92,29 +94,10 @@ def selected(optimizers: list[Optimizer], index: jax.Array) -> Optimizer:
     return Optimizer(init, update)
 
 
-def flattened(optimizer: Optimizer, like: Network) -> Optimizer:
-    """`optimizer` stepping the parameters as one flat vector (`ravel_pytree`'s order), for trees
-    shaped as `like`: its updates come back as the tree. Element by element the same update, but
-    a few kernels an optimizer rather than a few per leaf: with nine optimizers and up to 14
-    leaves, the search's programs compile 20-35 % faster and train 5-25 % faster (XLA fuses the
-    flat updates otherwise, so Adam's, RMSprop's and Adagrad's differ in the last bits)."""
-    _, unravel = ravel_pytree(like)
-    ravel = lambda tree: ravel_pytree(tree)[0]  # noqa: E731
-
-    def init(params):
-        return optimizer.init(ravel(params))
-
-    def update(grads, state, params=None):
-        updates, state = optimizer.update(ravel(grads), state, None if params is None else ravel(params))
-        return unravel(updates), state
-
-    return Optimizer(init, update)
-
-
 def searched_optimizer(optimizers: list[Optimizer], index: jax.Array, where: Network) -> Optimizer:
     """The program's optimizer: every one of `optimizers` steps, `optimizers[index]`'s updates
     are taken (`selected`), zero in the padding (`masked`, by `where`), all on the flat vector."""
-    return flattened(masked(selected(optimizers, index), ravel_pytree(where)[0]), where)
+    return Optimizer(*optax.flatten(masked(selected(optimizers, index), ravel_pytree(where)[0])))
 
 
 class Searched(NamedTuple):
@@ -210,7 +193,7 @@ def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tup
             return fresh, None
         carry = jax.tree.map(lambda new, old: jnp.where(begin == 0, new, old), fresh, Carry(*carry))
         # One switch an epoch, over the loss and its gradient: a switch at each layer's activation
-        # splits the layers' fused kernels (8-26 % slower, for 3-27 % less compiling).
+        # splits the layers' fused kernels (slower training: docs/performance.md).
         gradient = chosen(activation_index, [make_gradient(f, l2) for f in functions])
         sigma = chosen(activation_index, functions)  # for the end point, once
         epoch = make_epoch(optimizer, l2=l2, validate_every_epoch=False, gradient=gradient)
@@ -251,9 +234,8 @@ class Program(NamedTuple):
         return Carry(*jax.tree.map(np.asarray, tuple(carry))), ReplicateResult(*(np.asarray(a) for a in out))
 
 
-# On the CPU: LLVM's -O1 halves the compile time at the same run time (nnreg.core.replicates),
-# and without LLVM's expensive passes a search program compiles a few % faster (3-17 % in
-# runs side by side), with the same bits and run time (2026-12-02, the 2-core Zen 3).
+# On the CPU, LLVM's -O1 and none of its expensive passes: faster compiles, the same bits and run
+# time (benchmarks/search.py; docs/performance.md).
 CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
 
 

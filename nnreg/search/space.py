@@ -41,6 +41,16 @@ def shape_label(layer_sizes) -> str:
     return "-".join(str(n) for n in layer_sizes)
 
 
+def rank_key(rank: int) -> str:
+    """A confirmed trial's key in metrics/search.json's `confirmed` (rank 1 is the best)."""
+    return f"rank_{rank}"
+
+
+def ranked(confirmed: dict) -> list[tuple[int, dict]]:
+    """metrics/search.json's confirmed trials as (rank, trial), best first."""
+    return sorted(((int(key.removeprefix("rank_")), c) for key, c in confirmed.items()), key=lambda p: p[0])
+
+
 def confirmed_label(rank: int, entry: dict) -> str:
     """A confirmed trial's name beside the models' in the plots and the report."""
     return f"search #{rank}: {shape_label(entry['layer_sizes'])} {entry['activation']} {entry['optimizer']}"

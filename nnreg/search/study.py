@@ -13,10 +13,9 @@ Deterministic and resumable:
 
 A trial's score is its mean validation MSE over the `search.n_seeds` search replicates; a
 trial with a diverged replicate scores infinity and is stopped there, told pruned (recorded as
-diverged). Rung k trains the
-trial to `min_epochs * reduction_factor**k` epochs, going on from the state the rung before
-left (the program is the same for every rung, so a kept trial's 4,000 epochs are one run's
-bits, tested; starting each rung afresh cost a quarter more network-epochs).
+diverged). Rung k trains the trial to `min_epochs * reduction_factor**k` epochs, going on from
+the state the rung before left (one program for every rung: a kept trial's 4,000 epochs are one
+run's bits, tested).
 """
 
 from __future__ import annotations
@@ -138,8 +137,7 @@ def fingerprint(made: dict[str, str], devices=None) -> str:
 def make_sampler(params: Params, batch: int) -> optuna.samplers.BaseSampler:
     """Batch `batch`'s sampler, seeded by (search.seed, batch), every setting written out (TPE's
     defaults changed between Optuna 4 and 5)."""
-    space = params.search
-    seed = int(np.random.SeedSequence([space.seed, batch]).generate_state(1)[0])
+    space, seed = params.search, int(np.random.SeedSequence([params.search.seed, batch]).generate_state(1)[0])
     if space.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():  # multivariate and group are marked experimental: said once, in the docs
@@ -151,10 +149,9 @@ def make_sampler(params: Params, batch: int) -> optuna.samplers.BaseSampler:
 
 def rungs(params: Params) -> list[int]:
     """The epochs at which trials are judged: successive halving's rungs, then every epoch."""
-    epochs, pruning = params.train.epochs, params.search.pruning
+    epochs, pruning, out = params.train.epochs, params.search.pruning, []
     if pruning is None:
         return [epochs]
-    out = []
     while (e := pruning.min_epochs * pruning.reduction_factor ** len(out)) < epochs:
         out.append(e)
     return out + [epochs]
@@ -180,8 +177,8 @@ def open_study(params: Params, path: Path, fingerprint_: str) -> tuple[optuna.St
             old = optuna.load_study(study_name=STUDY, storage=JournalStorage(BatchJournal(path)))
             resumed = (old.user_attrs.get("fingerprint") == fingerprint_
                        and _whole_batches(old, params.search.batch, params.search.n_trials))
-        except (KeyError, ValueError):  # no study, or not a journal
-            resumed = False
+        except (KeyError, ValueError):  # no study, or not a journal: resumed stays False
+            pass
         if not resumed:
             path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,8 +202,7 @@ def calls(strategies: list[Strategy], per_call: int) -> list[tuple[list[int], in
             for k in range(0, len(members), per_call)]
 
 
-class Stats(NamedTuple):
-    """What the search cost."""
+class Stats(NamedTuple):  # what the search cost
     compiles: int
     compile_s: float
     train_s: float
@@ -233,8 +229,7 @@ class Trainer:
         self.indices = SEARCH_STREAM + np.arange(n, dtype=np.int32)
         self.trials_per_call = space.trials_per_call
         self.compiles, self.compile_s, self.train_s, self.network_epochs, self.padded_network_epochs = 0, 0.0, 0.0, 0, 0
-        # Every depth's program, compiled two at a time as the search starts (XLA compiles outside
-        # Python's lock): about half the wall time of compiling each when first needed.
+        # Every depth's program, compiled two at a time as the search starts (XLA compiles outside Python's lock).
         examples = {d: Strategy(shapes[0], space.activations[0], space.inits[0], self.searched.optimizers[0], {},
                                 space.learning_rate[0], "none", 0.0, 0.0) for d, shapes in by_depth.items()}
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)))
@@ -243,9 +238,8 @@ class Trainer:
 
     def _compile(self, depth: int, example: Inputs):
         space = self.params.search
-        run = make_network_fn(self.searched, space.activations, space.inits, self.padded[depth], self.params.data,
-                              space.seed)
-        return compile_program(run, example, self.devices)
+        return compile_program(make_network_fn(self.searched, space.activations, space.inits, self.padded[depth],
+                                               self.params.data, space.seed), example, self.devices)
 
     def wait(self) -> list:
         """Every program, compiled (`compiles`, `compile_s`: their count and summed compile time)."""
@@ -351,14 +345,12 @@ def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: lis
         alive, carries = [i for i, _ in kept], [c for _, c in kept]
 
 
-Progress = Callable[[int, int, optuna.Study, float], None]  # (batches done, batches, study, seconds)
-
-
-def run_search(params: Params, path: Path, fingerprint_: str, progress: Progress | None = None,
+def run_search(params: Params, path: Path, fingerprint_: str, log: Callable[[str], None] | None = None,
                check: Callable[[Any], None] | None = None, devices=None) -> tuple[optuna.Study, Stats, bool]:
-    """Runs (or resumes) the search in the journal `path` until it has `search.n_trials` trials.
-    Every program is compiled and handed to `check` (a stage's memory check raises there)
-    before any training. Returns the study, what it cost and whether it resumed."""
+    """Runs (or resumes) the search in the journal `path` until it has `search.n_trials` trials,
+    a progress line to `log` after each batch. Every program is compiled and handed to `check`
+    (a stage's memory check raises there) before any training. Returns the study, what it cost
+    and whether it resumed."""
     space = params.search
     study, journal, resumed = open_study(params, path, fingerprint_)
     epochs_at = rungs(params)
@@ -383,9 +375,17 @@ def run_search(params: Params, path: Path, fingerprint_: str, progress: Progress
         sampler_s += time.perf_counter() - start
         train_batch(study, trials, strategies, trainer, epochs_at)
         journal.commit()
-        if progress is not None:
-            progress(b + 1, n_batches, study, time.perf_counter() - started)
+        if log is not None:
+            elapsed = time.perf_counter() - started
+            log(f"search: batch {b + 1}/{n_batches}, best so far {best_value(study):.6f}; {elapsed:.1f} s, "
+                f"about {elapsed / (b + 1 - done) * (n_batches - b - 1):.1f} s left")
     return study, trainer.cost(sampler_s), resumed
+
+
+def best_value(study: optuna.Study) -> float:
+    """The lowest finite score of the study's complete trials (NaN if none)."""
+    return min((t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if math.isfinite(t.value)), default=math.nan)
 
 
 def strategy_of(trial: optuna.trial.FrozenTrial, params: Params) -> Strategy:

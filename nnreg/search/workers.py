@@ -34,18 +34,20 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import JournalStorage
 from optuna.trial import TrialState
 
 from nnreg.errors import NnregError
 from nnreg.params.schema import Params
 from nnreg.search.space import suggest
 from nnreg.search.programs import Program
-from nnreg.search.study import STUDY, Trainer, make_pruner, make_sampler, rungs, train_batch
+from nnreg.search.study import STUDY, BatchJournal, Stats, Trainer, best_value, make_pruner, make_sampler, rungs, train_batch
 
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -305,7 +307,24 @@ def n_done(study: optuna.Study) -> int:
     return sum(t.state in DONE for t in study.get_trials(deepcopy=False))
 
 
-def best_value(study: optuna.Study) -> float:
-    values = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-              if math.isfinite(t.value)]
-    return min(values) if values else math.nan
+def search_shared(params: Params, made: dict, journal: Path, log: Callable[[str], None],
+                  check: Callable[[Program], None] | None = None) -> tuple[optuna.Study, Stats, bool]:
+    """The search stage's part in `search.storage`, shared with workers (`python -m
+    nnreg.search.worker`): makes the study (or resumes it), works as a worker, waits for the
+    study's last trials, and copies the study into the `journal` file the rest of the stage (and
+    `dvc`, and the dashboard) reads. Returns (that study, what the search cost, resumed)."""
+    from nnreg.search.storage import open_storage, read_url
+
+    space = params.search
+    url = read_url(space.storage, Path.cwd())
+    storage = open_storage(url, space.storage.retry_s, log)
+    study, resumed = create(params, storage, made)
+    log(f"search: study in {url.shown} ({'resumed' if resumed else 'new'}); workers may join: "
+        f"python -m nnreg.search.worker")
+    trainer, _ = take_part(params, study, log, "search", check)
+    stats = trainer.cost() if trainer is not None else Stats(0, 0.0, 0.0, 0.0, 0, 0)
+    journal.unlink(missing_ok=True)
+    copy = BatchJournal(journal)
+    optuna.copy_study(from_study_name=STUDY, from_storage=storage, to_storage=JournalStorage(copy))
+    copy.commit()
+    return optuna.load_study(study_name=STUDY, storage=JournalStorage(BatchJournal(journal))), stats, resumed

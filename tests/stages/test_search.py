@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nnreg.params.search import parameter_count
+from nnreg.core.network import parameter_count
 from tests.conftest import copy_project
 from tests.helpers import TINY, edited, env_for, run, write_params
 

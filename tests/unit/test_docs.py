@@ -77,3 +77,16 @@ def test_the_layout_names_every_module():
     missing = [str(p.relative_to(REPO)) for p in sorted((REPO / "nnreg").rglob("*.py"))
                if p.name != "__init__.py" and not re.search(rf"^\s+{re.escape(p.name)}\s", layout, re.M)]
     assert not missing, f"docs/contributing.md's layout does not name {missing}"
+
+
+def test_the_performance_page_is_one_current_table_per_benchmark():
+    """docs/performance.md states the present: at most 150 lines, every benchmark script named (the
+    lecture's loop is `bench.py`'s helper), each section's table with its command and a date."""
+    text = (REPO / "docs/performance.md").read_text()
+    assert len(text.splitlines()) <= 150
+    scripts = {p.name for p in (REPO / "benchmarks").iterdir() if p.suffix in (".py", ".sh")} - {"lecture_loop.py"}
+    assert not {s for s in scripts if f"benchmarks/{s}" not in text}, "benchmarks docs/performance.md never names"
+    for section in text.split("\n## ")[1:]:
+        if "| --- |" in section:
+            assert re.search(r"`(python benchmarks/\S+|make bench)[^`]*`.*?\b20\d\d-\d\d-\d\d\b", section, re.S), \
+                section.splitlines()[0]

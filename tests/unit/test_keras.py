@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from nnreg.core.network import count_params
+from nnreg.core.network import layer_sizes
 from nnreg.core.replicates import replicate_keys
 from nnreg.runtime.progress import Progress
 from nnreg.trainers.keras import build_model, fit_model, get_network, initial_weights, keras_layer_widths
@@ -30,7 +30,7 @@ def test_seeded_initialisation_is_deterministic():
     b = get_network(build_model(SIZES, "tanh", 0.01))
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(u, v)
-    assert count_params(a) == 251
+    assert layer_sizes(a) == list(SIZES) and sum(leaf.size for leaf in jax.tree.leaves(a)) == 251
 
 
 def test_progress_lines(tiny_dataset):

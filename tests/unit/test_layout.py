@@ -1,6 +1,7 @@
 """The package's shape: no import cycle, a pure core, no module long without a reason."""
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -94,3 +95,14 @@ def test_no_module_is_long_without_a_reason():
             doc = ast.get_docstring(ast.parse(text)) or ""
             assert any(line.startswith("Long:") for line in doc.splitlines()), \
                 f"{path.relative_to(REPO)}: {len(text.splitlines())} lines, and its docstring says not why"
+
+
+def test_stage_scripts_are_thin_and_the_code_holds_no_dated_measurement():
+    """A stage script reads params, calls the library and writes (at most 80 lines, `report.py`
+    aside until its tables move); a figure measured on a day belongs in docs/performance.md and the
+    benchmarks' output, not in a comment or docstring that goes stale (a date names one)."""
+    long = {p.name: n for p in (REPO / "stages").glob("*.py") if (n := len(p.read_text().splitlines())) > 80}
+    assert set(long) <= {"report.py"}, long
+    dated = [f"{p.relative_to(REPO)}:{i}" for p in [*PACKAGE.rglob("*.py"), *(REPO / "stages").glob("*.py")]
+             for i, line in enumerate(p.read_text().splitlines(), start=1) if re.search(r"\b20(2[5-9]|[3-9]\d)-[01]\d-[0-3]\d\b", line)]
+    assert not dated, dated

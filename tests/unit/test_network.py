@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnreg.core.activations import ACTIVATIONS
-from nnreg.core.network import count_params, forward, init_network, mse
+from nnreg.core.network import forward, init_network, layer_sizes, mse, parameter_count
 from lecture import reference
 
 SIZES = (1, 10, 10, 10, 1)
@@ -17,7 +17,8 @@ def test_init_shapes_ones_and_lecture_draws():
     params = init_network(key, SIZES)
     assert [(l.W.shape, l.b.shape) for l in params] == [((1, 10), (1, 10)), ((10, 10), (1, 10)),
                                                         ((10, 10), (1, 10)), ((10, 1), (1, 1))]
-    assert count_params(params) == 251
+    assert layer_sizes(params) == list(SIZES)
+    assert parameter_count(SIZES) == sum(leaf.size for leaf in jax.tree.leaves(params)) == 251
     for layer in params:
         np.testing.assert_array_equal(np.asarray(layer.b), 1.0)
     for ours, lecture in zip(params, reference.initialize_network(key, SIZES), strict=True):

@@ -10,13 +10,12 @@ import pytest
 
 from nnreg import trainers
 from nnreg.core.initializers import INITIALIZERS, init_within
-from nnreg.core.network import LayerParams, count_params, init_network
+from nnreg.core.network import LayerParams, init_network, parameter_count
 from nnreg.core.optimizers import make_optimizer
 from nnreg.core.replicates import compile_batch
 from nnreg.core.training import make_epoch
 from nnreg.params.load import ConfigError, parse_params
 from nnreg.params.schema import JaxModel, Params
-from nnreg.params.search import parameter_count
 from nnreg.search.programs import initial_network, searched_optimizer
 from nnreg.search.space import Strategy, model_entry, rate_table, suggest
 from nnreg.search.study import Trainer, calls
@@ -37,7 +36,8 @@ def test_the_default_space_is_the_exercise_s_within_its_bound():
                                              "adagrad", "lion"}
     assert set(space.schedules.given()) == {"none", "exponential_decay", "cosine_decay", "warmup_cosine_decay"}
     assert space.activations == ("tanh", "relu", "gelu", "sigmoid", "elu") and len(space.inits) == 4
-    assert parameter_count((1, 10, 10, 10, 1)) == count_params(init_network(jax.random.PRNGKey(0), (1, 10, 10, 10, 1)))
+    network = init_network(jax.random.PRNGKey(0), (1, 6, 6, 6, 6, 6, 1))
+    assert parameter_count((1, 6, 6, 6, 6, 6, 1)) == sum(leaf.size for leaf in jax.tree.leaves(network)) == 187
 
 
 @pytest.mark.parametrize("key,value,message", [
