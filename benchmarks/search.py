@@ -39,7 +39,7 @@ from nnreg.params.export import to_dict  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
 from nnreg.search.space import model_entry, shape_label  # noqa: E402
 from nnreg.search.programs import stack  # noqa: E402
-from nnreg.search.study import Trainer, finished, run_search, strategy_of  # noqa: E402
+from nnreg.search.study import SearchPrograms, finished, run_search, strategy_of  # noqa: E402
 
 
 def main():
@@ -73,9 +73,9 @@ def main():
             if depth not in best or t.value < best[depth][0]:
                 best[depth] = (t.value, s)
     search_epochs = parse_params({**raw, "train": {"epochs": a.epochs}})
-    trainer = Trainer(search_epochs)
+    trainer = SearchPrograms(search_epochs)
     trainer.wait()
-    many = Trainer(parse_params({**raw, "train": {"epochs": a.epochs},
+    many = SearchPrograms(parse_params({**raw, "train": {"epochs": a.epochs},
                                  "search": {**raw["search"], "trials_per_call": a.per_call}}))
     many.wait()
     rows = []

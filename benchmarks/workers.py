@@ -1,4 +1,4 @@
-"""The search over workers (`nnreg.search.workers`): what sharing a study costs, side by side in
+"""The search over workers (`nnreg.search.shared`): what sharing a study costs, side by side in
 one run. For each storage (a throw-away PostgreSQL server on localhost, as the tests start one,
 and a journal file), the same search with 1 worker and with `--workers` workers
 (`python -m nnreg.search.worker` processes, sharing this machine's cores): the search's wall
@@ -34,8 +34,8 @@ import yaml  # noqa: E402
 from nnreg.params.export import to_dict  # noqa: E402
 from nnreg.params.load import load_params, parse_params  # noqa: E402
 from nnreg.search.storage import open_storage, parse_url  # noqa: E402
-from nnreg.search.study import made_by  # noqa: E402
-from nnreg.search.workers import create  # noqa: E402
+from nnreg.search.study import provenance  # noqa: E402
+from nnreg.search.shared import create  # noqa: E402
 
 DONE = re.compile(r"worker: done: (\d+) batches, (\d+) trials told.*training ([\d.]+) s, storage ([\d.]+) s in "
                   r"(\d+) calls, ([\d.]+) s in all")
@@ -44,7 +44,7 @@ DONE = re.compile(r"worker: done: (\d+) batches, (\d+) trials told.*training ([\
 def search(url: str, params_file: Path, params, n_workers: int) -> dict:
     """A fresh study in `url` worked by `n_workers` worker processes: their summed figures."""
     storage = open_storage(parse_url(url), 60.0)
-    create(params, storage, made_by(params, REPO))
+    create(params, storage, provenance(params, REPO))
     env = {**os.environ, "NNREG_SEARCH_STORAGE": url}
     procs = [subprocess.Popen([sys.executable, "-m", "nnreg.search.worker", "--params", str(params_file)], cwd=REPO,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

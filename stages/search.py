@@ -26,7 +26,7 @@ from nnreg.runtime.progress import log  # noqa: E402
 from nnreg.runtime.stage import all_or_none, check_memory, run_stage  # noqa: E402
 from nnreg.search import confirm  # noqa: E402
 from nnreg.search.importance import importances  # noqa: E402
-from nnreg.search.study import finished, fingerprint, made_by, run_search  # noqa: E402
+from nnreg.search.study import finished, fingerprint, provenance, run_search  # noqa: E402
 
 
 def main(argv):
@@ -36,13 +36,13 @@ def main(argv):
     started = time.perf_counter()
     log(f"search: {len(space.shapes_eligible())} shapes with at most {space.max_parameters} parameters; "
         f"{space.n_trials} trials, {space.batch} at a time, {space.n_seeds} search replicates each")
-    made = made_by(params)
+    made = provenance(params)
     check = lambda program: check_memory(program, f"search (search.n_seeds: {space.n_seeds}, "  # noqa: E731
                                                   f"trials_per_call: {space.trials_per_call})")
     if space.storage is None:
         study, stats, resumed = run_search(params, SEARCH_JOURNAL, fingerprint(made), log, check=check)
     else:
-        from nnreg.search.workers import search_shared
+        from nnreg.search.shared import search_shared
 
         study, stats, resumed = search_shared(params, made, SEARCH_JOURNAL, log, check)
     if resumed:

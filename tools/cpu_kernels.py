@@ -113,7 +113,7 @@ def _inside(kinds: list[str], models: list[str] | None) -> dict:
     from nnreg.core.replicates import compile_batch
     from nnreg.params.load import load_params
     from nnreg.params.schema import JaxModel
-    from nnreg.search.study import Trainer
+    from nnreg.search.study import SearchPrograms
 
     params = load_params(ROOT / "params.yaml")
     epochs, n = params.train.epochs, params.stats.n_seeds
@@ -151,7 +151,7 @@ def _inside(kinds: list[str], models: list[str] | None) -> dict:
     def search():  # the shallowest depth's program (the widest layers) and the deepest's
         eligible = params.search.shapes_eligible()
         ends = [s for s in eligible if len(s) in (len(eligible[0]), len(eligible[-1]))]
-        Trainer(params.model_copy(update={"search": params.search.model_copy(update={"shapes": ends})})).wait()
+        SearchPrograms(params.model_copy(update={"search": params.search.model_copy(update={"shapes": ends})})).wait()
 
     def confirm():
         committed = json.loads((ROOT / "metrics/search.json").read_text()).get("confirmed", {})

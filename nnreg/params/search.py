@@ -13,7 +13,7 @@ of one depth and activation in one compiled call; `pruning` stops the
 worst trials of each rung of epochs (successive halving), and `confirm.top` trials are
 trained again on the stats replicates (`nnreg.search`, `stages/search.py`); `storage` (null:
 the stage's own journal file) puts the study in a database or a shared journal, for workers on
-several machines (`nnreg.search.workers`).
+several machines (`nnreg.search.shared`).
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class Pruning(Section):
 
 class Storage(Section):
     """Where a search spread over workers keeps its study (`nnreg.search.storage`,
-    `nnreg.search.workers`): a database URL (PostgreSQL, MySQL), or `journal:<path>` for a
+    `nnreg.search.shared`): a database URL (PostgreSQL, MySQL), or `journal:<path>` for a
     journal file that processes on one host share, read from the environment variable
     `url_env` or from the git-ignored file `url_file` (exactly one), never written here."""
 

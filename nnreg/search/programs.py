@@ -100,7 +100,7 @@ def searched_optimizer(optimizers: list[Optimizer], index: jax.Array, where: Net
     return Optimizer(*optax.flatten(masked(selected(optimizers, index), ravel_pytree(where)[0])))
 
 
-class Searched(NamedTuple):
+class SearchedOptimizers(NamedTuple):
     """The optimizers a program can select from, and the settings each searches."""
 
     optimizers: tuple[str, ...]
@@ -118,8 +118,8 @@ class Inputs(NamedTuple):
     widths: np.ndarray  # (M, depth + 2) int32: the network's layer sizes
     init: np.ndarray  # (M,) int32: index into the searched initializers
     rates: np.ndarray  # (M, epochs) float32
-    optimizer: np.ndarray  # (M,) int32: index into Searched.optimizers
-    settings: dict  # Searched.keys() -> (M,) float32
+    optimizer: np.ndarray  # (M,) int32: index into SearchedOptimizers.optimizers
+    settings: dict  # SearchedOptimizers.keys() -> (M,) float32
     l2: np.ndarray  # (M,) float32
     activation: np.ndarray  # () int32: index into the searched activations, for the whole call
 
@@ -160,7 +160,7 @@ class Carry(NamedTuple):
     first_bad: jax.Array  # () int32: the first non-finite epoch, or -1
 
 
-def make_network_fn(searched: Searched, activations: tuple[str, ...], inits: tuple[str, ...],
+def make_network_fn(searched: SearchedOptimizers, activations: tuple[str, ...], inits: tuple[str, ...],
                     padded: tuple[int, ...], data: DataParams, seed: int) -> Callable:
     """`run(carry, index, widths, init, rates, optimizer, settings, l2, activation, begin, end)
     -> (carry, ReplicateResult)`: one network trained on search replicate `index`'s data from

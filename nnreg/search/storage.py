@@ -1,4 +1,4 @@
-"""A study's shared storage, for workers (`nnreg.search.workers`): where its URL comes from, the
+"""A study's shared storage, for workers (`nnreg.search.shared`): where its URL comes from, the
 URL as it may be shown, and Optuna's storage for it, every call retried while the storage is
 away.
 
@@ -16,7 +16,7 @@ away.
   from 0.25 s to 8 s, for at most `search.storage.retry_s` seconds; then `StorageAway` says so
   in one line. Every call Optuna makes (asks, tells, reads) goes through it. A call that reached
   the database before the connection dropped may be applied twice: an ask then leaves a trial
-  nobody holds (its lease runs out, `nnreg.search.workers`), a tell a second time is refused by
+  nobody holds (its lease runs out, `nnreg.search.shared`), a tell a second time is refused by
   the storage (`UpdateFinishedTrialError`), which the workers take as done.
 """
 
@@ -161,9 +161,8 @@ def retry(call: Callable[[], Any], url: Url, retry_s: float, log: Callable[[str]
             wait = min(2 * wait, 8.0)
 
 
-class Retrying(BaseStorage):
-    """An Optuna storage whose every call is `retry`'d; `seconds` and `calls` count them (every
-    thread's), `by_call` by method."""
+class _Counted(BaseStorage):
+    """`Retrying`'s state: the storage it wraps, and its calls counted."""
 
     def __init__(self, inner: BaseStorage, url: Url, retry_s: float, log: Callable[[str], None] | None = None,
                  reset: Callable[[], None] | None = None):
@@ -190,10 +189,13 @@ def _wrapped(name: str):
     return method
 
 
-for _name in sorted(BaseStorage.__abstractmethods__) + ["get_trial_id_from_study_id_trial_number",
-                                                        "get_n_trials", "get_best_trial", "remove_session"]:
-    setattr(Retrying, _name, _wrapped(_name))
-Retrying.__abstractmethods__ = frozenset()
+# Every storage method, retried and counted: Optuna's abstract ones, and those BaseStorage builds on them.
+RETRIED = sorted(BaseStorage.__abstractmethods__) + ["get_trial_id_from_study_id_trial_number", "get_n_trials",
+                                                     "get_best_trial", "remove_session"]
+Retrying = type(_Counted)("Retrying", (_Counted,), {
+    "__module__": __name__, **{name: _wrapped(name) for name in RETRIED},
+    "__doc__": "An Optuna storage whose every call is `retry`'d; `seconds` and `calls` count them (every "
+               "thread's), `by_call` by method."})
 
 
 def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:

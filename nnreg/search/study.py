@@ -42,8 +42,8 @@ from optuna.trial import TrialState
 from nnreg.core.replicates import ReplicateResult, diverged
 from nnreg.params.schema import Params
 from nnreg.runtime.files import atomic_write_bytes
-from nnreg.search.programs import (SEARCH_STREAM, Carry, Inputs, Program, Searched, compile_program, make_network_fn,
-                                   padded_shape, stack)
+from nnreg.search.programs import (SEARCH_STREAM, Carry, Inputs, Program, SearchedOptimizers, compile_program,
+                                   make_network_fn, padded_shape, stack)
 from nnreg.search.space import Strategy, rate_table, suggest
 
 STUDY = "search"
@@ -103,7 +103,7 @@ def code_hash() -> str:
     return h.hexdigest()
 
 
-def made_by(params: Params, root: Path | None = None) -> dict[str, str]:
+def provenance(params: Params, root: Path | None = None) -> dict[str, str]:
     """What makes a study, as a worker checks before it joins: the commit checked out at `root`,
     a hash of the search params (but the confirmation's and the storage's), the data and the
     epochs, a hash of requirements.lock, the code's hash and Optuna's and JAX's versions."""
@@ -125,7 +125,7 @@ def made_by(params: Params, root: Path | None = None) -> dict[str, str]:
 
 
 def fingerprint(made: dict[str, str], devices=None) -> str:
-    """The study a single process may resume: `made_by` but the commit (a commit changing no
+    """The study a single process may resume: `provenance` but the commit (a commit changing no
     code or params keeps the study), with the platform and the device count (which set the
     numbers' last bits). A journal with another fingerprint is not resumed."""
     devices = list(devices or jax.devices())
@@ -202,7 +202,7 @@ def calls(strategies: list[Strategy], per_call: int) -> list[tuple[list[int], in
             for k in range(0, len(members), per_call)]
 
 
-class Stats(NamedTuple):  # what the search cost
+class Cost(NamedTuple):  # what the search cost
     compiles: int
     compile_s: float
     train_s: float
@@ -211,7 +211,7 @@ class Stats(NamedTuple):  # what the search cost
     padded_network_epochs: int
 
 
-class Trainer:
+class SearchPrograms:
     """Trains strategies on the search replicates, `search.trials_per_call` trials of one depth
     and activation a call, with one compiled program per depth (`nnreg.search.programs`), kept
     for the whole search."""
@@ -220,7 +220,7 @@ class Trainer:
         space = params.search
         self.params, self.devices = params, list(devices or jax.devices())
         ranges = space.optimizer_ranges()
-        self.searched = Searched(tuple(ranges), tuple(tuple(r) for r in ranges.values()))
+        self.searched = SearchedOptimizers(tuple(ranges), tuple(tuple(r) for r in ranges.values()))
         by_depth: dict[int, list] = {}
         for shape in space.shapes_eligible():
             by_depth.setdefault(len(shape), []).append(shape)
@@ -265,9 +265,9 @@ class Trainer:
                       np.full(n, self.searched.optimizers.index(s.optimizer), np.int32), settings,
                       np.full(n, s.l2, np.float32), np.int32(space.activations.index(s.activation)))
 
-    def cost(self, sampler_s: float = 0.0) -> Stats:
+    def cost(self, sampler_s: float = 0.0) -> Cost:
         """What this trainer's compiling and training cost, with the sampler's `sampler_s`."""
-        return Stats(self.compiles, self.compile_s, self.train_s, sampler_s, self.network_epochs,
+        return Cost(self.compiles, self.compile_s, self.train_s, sampler_s, self.network_epochs,
                      self.padded_network_epochs)
 
     def train(self, strategies: list[Strategy], end: int, begin: int = 0, carries: list[Carry] | None = None
@@ -307,13 +307,13 @@ def score(result: ReplicateResult) -> tuple[float, bool]:
     return float(np.mean(result.validate_mse.astype(np.float64))), False
 
 
-def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: list[Strategy], trainer: Trainer,
+def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: list[Strategy], trainer: SearchPrograms,
                 epochs_at: list[int], tell: Callable[..., Any] | None = None,
                 trained: Callable[[], None] | None = None) -> None:
     """Trains a batch rung by rung (`epochs_at`), reporting each trial's score and telling the
     study (`tell(trial, values=..., state=...)`, default `study.tell`) when it is pruned, diverged
     or done; `trained()` after each rung's training. A trial the storage no longer lets this
-    process update (its lease ran out and another worker has it again: `nnreg.search.workers`)
+    process update (its lease ran out and another worker has it again: `nnreg.search.shared`)
     is dropped."""
     tell = tell or study.tell
     alive, carries = list(range(len(trials))), None  # carries: the alive trials', from the rung before
@@ -346,7 +346,7 @@ def train_batch(study: optuna.Study, trials: list[optuna.Trial], strategies: lis
 
 
 def run_search(params: Params, path: Path, fingerprint_: str, log: Callable[[str], None] | None = None,
-               check: Callable[[Any], None] | None = None, devices=None) -> tuple[optuna.Study, Stats, bool]:
+               check: Callable[[Any], None] | None = None, devices=None) -> tuple[optuna.Study, Cost, bool]:
     """Runs (or resumes) the search in the journal `path` until it has `search.n_trials` trials,
     a progress line to `log` after each batch. Every program is compiled and handed to `check`
     (a stage's memory check raises there) before any training. Returns the study, what it cost
@@ -357,8 +357,8 @@ def run_search(params: Params, path: Path, fingerprint_: str, log: Callable[[str
     n_batches = -(-space.n_trials // space.batch)
     done = len({t.user_attrs["batch"] for t in study.get_trials(deepcopy=False)})  # whole batches only
     if done == n_batches:  # a finished study: nothing to compile or train
-        return study, Stats(0, 0.0, 0.0, 0.0, 0, 0), resumed
-    trainer = Trainer(params, devices)
+        return study, Cost(0, 0.0, 0.0, 0.0, 0, 0), resumed
+    trainer = SearchPrograms(params, devices)
     for program in trainer.wait():
         if check is not None:
             check(program)

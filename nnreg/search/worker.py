@@ -7,7 +7,7 @@ Run it on any machine with the project checked out at the stage's commit and ins
     make worker
 
 It refuses, in one line, a study made by another commit, params, lock or code
-(`nnreg.search.workers.join`), and stops with one line when the storage stays away longer than
+(`nnreg.search.shared.join`), and stops with one line when the storage stays away longer than
 `search.storage.retry_s` (run it again to resume)."""
 
 from nnreg.runtime import machine
@@ -25,8 +25,8 @@ def main(argv: list[str]) -> None:
     from nnreg.errors import NnregError
     from nnreg.params.load import load_params
     from nnreg.search.storage import open_storage, read_url
-    from nnreg.search.study import made_by
-    from nnreg.search.workers import join, take_part
+    from nnreg.search.study import provenance
+    from nnreg.search.shared import join, take_part
 
     ap = argparse.ArgumentParser(prog="python -m nnreg.search.worker", description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -40,9 +40,9 @@ def main(argv: list[str]) -> None:
                          "search.storage (url_env or url_file) to spread it over workers")
     url = read_url(space.storage, root)
     storage = open_storage(url, space.storage.retry_s, log)
-    study = join(params, storage, made_by(params, root), url.shown, a.wait_s, log)
+    study = join(params, storage, provenance(params, root), url.shown, a.wait_s, log)
     log(f"worker: joined study in {url.shown}")
-    take_part(params, study, log, "worker")
+    take_part(params, study, storage, log, "worker")
 
 if __name__ == "__main__":
     run_stage(main)

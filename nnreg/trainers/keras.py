@@ -65,9 +65,8 @@ def build_model(layer_sizes: Sequence[int], activation: str, learning_rate: floa
 
 
 def get_network(model) -> Network:
-    """The model's weights as the JAX models' (W, b) layer list (Dense kernels are (in, out))."""
-    weights = model.get_weights()
-    return [LayerParams(np.asarray(W), np.asarray(b).reshape(1, -1)) for W, b in zip(weights[::2], weights[1::2])]
+    """The model's weights as the JAX models' (W, b) layer list."""
+    return network_of(model.get_weights())
 
 
 def set_network(model, params: Network) -> None:
@@ -294,6 +293,7 @@ def initial_weights(model, key: jax.Array) -> list:
     return weights
 
 
-def network_of(trainable: list) -> list:
-    """Dense kernels and biases as the JAX models' (W, b) layers."""
-    return [LayerParams(W, b.reshape(1, -1)) for W, b in zip(trainable[::2], trainable[1::2], strict=True)]
+def network_of(weights: list) -> Network:
+    """Dense kernels and biases, in order (numpy or traced), as the JAX models' (W, b) layers (a Dense
+    kernel is (in, out), as W)."""
+    return [LayerParams(W, b.reshape(1, -1)) for W, b in zip(weights[::2], weights[1::2], strict=True)]

@@ -1,4 +1,4 @@
-"""The search spread over worker processes sharing one study (`nnreg.search.workers`): a real
+"""The search spread over worker processes sharing one study (`nnreg.search.shared`): a real
 PostgreSQL server started by the test (tests/postgres.py) and a journal file shared on one
 host. Three workers (the stage and two `python -m nnreg.search.worker`), one SIGKILLed
 mid-batch: every trial finished once, exactly `n_trials`, the killed worker's trials proposed
@@ -82,14 +82,14 @@ def _search_with_a_killed_worker(root, env, during=None) -> tuple[Proc, Proc, Pr
 
 
 def _check_study(study: optuna.Study, killed: Proc) -> None:
-    """Exactly N_TRIALS finished, none twice; the killed worker's trials failed (lease lost) and
-    proposed again, each retry finished."""
+    """Exactly N_TRIALS finished, none twice; every trial failed but for surplus is one of the killed
+    worker's (its lease lost), proposed again, each retry finished."""
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state in DONE]
     assert len(done) == N_TRIALS, [(t.number, t.state) for t in trials]
     assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
     pid = str(killed.p.pid)
-    lost = [t for t in trials if t.user_attrs.get("lease_lost")]
+    lost = [t for t in trials if t.state == TrialState.FAIL and not t.user_attrs.get("surplus")]
     assert lost, "the killed worker's trials were not noticed"
     assert all(t.state == TrialState.FAIL and t.user_attrs["lease"]["worker"].endswith(":" + pid) for t in lost), \
         [(t.number, t.user_attrs) for t in lost]

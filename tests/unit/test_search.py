@@ -18,7 +18,7 @@ from nnreg.params.load import ConfigError, parse_params
 from nnreg.params.schema import JaxModel, Params
 from nnreg.search.programs import initial_network, searched_optimizer
 from nnreg.search.space import Strategy, model_entry, rate_table, suggest
-from nnreg.search.study import Trainer, calls
+from nnreg.search.study import SearchPrograms, calls
 from nnreg.params.export import to_dict
 from tests.helpers import DELETE, edited
 
@@ -158,7 +158,7 @@ def test_trials_sharing_a_call_train_as_each_alone():
                   _strategy((1, 2, 2, 1), "relu")]
     results = {}
     for per_call in (1, 3):
-        trainer = Trainer(parse_params(edited(raw, "search.trials_per_call", per_call)))
+        trainer = SearchPrograms(parse_params(edited(raw, "search.trials_per_call", per_call)))
         trainer.wait()
         results[per_call] = trainer.train(strategies, 60)[0]
         assert trainer.network_epochs == 5 * 2 * 60
@@ -171,14 +171,14 @@ def test_trials_sharing_a_call_train_as_each_alone():
 
 def test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run():
     """Successive halving's rungs: a trial kept after rung k is trained on from the state rung k
-    left (`Trainer.train`'s carries), not again from its initial weights, and ends with the
+    left (`SearchPrograms.train`'s carries), not again from its initial weights, and ends with the
     bits of one uninterrupted run, whichever trials share its calls on the way."""
     raw = edited(edited(edited(DEFAULT, "search.depth", [1, 2]), "search.width", [2, 3]), "search.n_seeds", 2)
     raw = edited(edited(raw, "search.activations", ["tanh", "relu"]), "train.epochs", 100)
     strategies = [_strategy((1, 3, 1), "tanh"), _strategy((1, 2, 2, 1), "relu", "sgd", 0.05),
                   _strategy((1, 2, 1), "tanh", "lion", 0.003), _strategy((1, 3, 3, 1), "relu", "rmsprop")]
     for per_call in (1, 2):
-        trainer = Trainer(parse_params(edited(raw, "search.trials_per_call", per_call)))
+        trainer = SearchPrograms(parse_params(edited(raw, "search.trials_per_call", per_call)))
         trainer.wait()
         whole, _ = trainer.train(strategies, 100)
         _, carries = trainer.train(strategies, 30)
@@ -208,7 +208,7 @@ def test_a_trial_trains_what_its_models_entry_trains(activation, optimizer, sche
                  {"adamw": {"b1": 0.85, "b2": 0.995, "weight_decay": 0.01},  # every searched setting, as suggest()
                   "lion": {"b1": 0.9, "b2": 0.98}}.get(optimizer, {}),
                  0.002 if optimizer == "lion" else 0.02, schedule, 0.1, 1e-4)
-    trainer = Trainer(params)
+    trainer = SearchPrograms(params)
     trainer.wait()
     _, carries = trainer.train([s], 50)
     (searched,), _ = trainer.train([s], 200, 50, carries)

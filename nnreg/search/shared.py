@@ -1,6 +1,6 @@
 """The search spread over worker processes, on one machine or many, sharing one study in a
 database or a shared journal file (`nnreg.search.storage`). Each worker asks a batch of trials,
-trains it on all of its own devices (`nnreg.search.study.Trainer`), tells the results, and
+trains it on all of its own devices (`nnreg.search.study.SearchPrograms`), tells the results, and
 stops when the study has `search.n_trials` finished trials. The search stage is a worker too:
 it makes the study, works, waits for the others' last trials, then confirms.
 
@@ -47,7 +47,8 @@ from nnreg.errors import NnregError
 from nnreg.params.schema import Params
 from nnreg.search.space import suggest
 from nnreg.search.programs import Program
-from nnreg.search.study import STUDY, BatchJournal, Stats, Trainer, best_value, make_pruner, make_sampler, rungs, train_batch
+from nnreg.search.study import (STUDY, BatchJournal, Cost, SearchPrograms, best_value, make_pruner, make_sampler, rungs,
+                                train_batch)
 
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -62,7 +63,7 @@ def worker_id() -> str:
 
 
 def differences(made: dict, here: dict) -> list[str]:
-    """What differs between the study's `made_by` and this checkout's, in words."""
+    """What differs between the study's `provenance` and this checkout's, in words."""
     words = {"commit": "commit", "params": "search params", "lock": "requirements.lock", "code": "code",
              "optuna": "Optuna", "jax": "JAX", "jaxlib": "jaxlib"}
     return [f"{words.get(k, k)} {str(made.get(k))[:12]} (here {str(here[k])[:12]})"
@@ -76,13 +77,13 @@ def create(params: Params, storage: optuna.storages.BaseStorage, made: dict) -> 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         old = optuna.load_study(study_name=STUDY, storage=storage, pruner=make_pruner(params))
-        if not differences(old.user_attrs.get("made_by", {}), made):
+        if not differences(old.user_attrs.get("provenance", {}), made):
             return old, True
         optuna.delete_study(study_name=STUDY, storage=storage)
     except KeyError:  # no study yet
         pass
     study = optuna.create_study(study_name=STUDY, storage=storage, direction="minimize", pruner=make_pruner(params))
-    study.set_user_attr("made_by", made)
+    study.set_user_attr("provenance", made)
     study.set_user_attr("search", params.search.model_dump(mode="json"))
     return study, False
 
@@ -105,7 +106,7 @@ def join(params: Params, storage: optuna.storages.BaseStorage, made: dict, shown
                 log(f"worker: waiting for the search stage to make study {STUDY!r} in {shown}")
                 said = True
             time.sleep(1.0)
-    differ = differences(study.user_attrs.get("made_by", {}), made)
+    differ = differences(study.user_attrs.get("provenance", {}), made)
     if differ:
         raise JoinRefused(f"study {STUDY!r} in {shown} was made by another checkout: {'; '.join(differ)}; check "
                           "out its commit, install, and run the worker there")
@@ -115,9 +116,9 @@ def join(params: Params, storage: optuna.storages.BaseStorage, made: dict, shown
 class Leases:
     """The trials this worker holds, their leases renewed by a thread every `lease_s / 3` s."""
 
-    def __init__(self, study: optuna.Study, lease_s: float, me: str):
-        self.study, self.lease_s, self.me = study, lease_s, me
-        self._held: dict[int, int] = {}  # trial id -> number
+    def __init__(self, lease_s: float, me: str):
+        self.lease_s, self.me = lease_s, me
+        self._held: dict[int, optuna.Trial] = {}  # number -> trial
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.error: BaseException | None = None
@@ -125,28 +126,26 @@ class Leases:
         self._thread.start()
 
     def take(self, trial: optuna.Trial) -> None:
-        self._write(trial._trial_id)
+        self._write(trial)
         with self._lock:
-            self._held[trial._trial_id] = trial.number
+            self._held[trial.number] = trial
 
     def drop(self, trial: optuna.Trial) -> None:
         with self._lock:
-            self._held.pop(trial._trial_id, None)
+            self._held.pop(trial.number, None)
 
-    def _write(self, trial_id: int) -> None:
-        self.study._storage.set_trial_user_attr(trial_id, "lease", {"worker": self.me,
-                                                                    "until": time.time() + self.lease_s})
+    def _write(self, trial: optuna.Trial) -> None:
+        trial.set_user_attr("lease", {"worker": self.me, "until": time.time() + self.lease_s})
 
     def _renew(self) -> None:
         while not self._stop.wait(self.lease_s / 3):
             with self._lock:
-                held = list(self._held)
-            for trial_id in held:
+                held = list(self._held.values())
+            for trial in held:
                 try:
-                    self._write(trial_id)
+                    self._write(trial)
                 except UpdateFinishedTrialError:  # finished meanwhile, by us or by a reaper
-                    with self._lock:
-                        self._held.pop(trial_id, None)
+                    self.drop(trial)
                 except BaseException as error:  # noqa: BLE001: the storage stayed away; the main loop says so
                     self.error = error
                     return
@@ -165,18 +164,17 @@ def expired(trial: optuna.trial.FrozenTrial, now: float, lease_s: float) -> bool
     return started + lease_s < now
 
 
-def reap(study: optuna.Study, lease_s: float, log: Callable[[str], None]) -> int:
-    """Every running trial whose lease ran out stopped as failed and proposed again. Returns
-    how many this worker stopped."""
+def fail_expired(study: optuna.Study, lease_s: float, log: Callable[[str], None]) -> int:
+    """Every running trial whose lease ran out told failed and proposed again (the retry's
+    `retry_of` names it). Returns how many this worker stopped."""
     now, n = time.time(), 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not expired(t, now, lease_s):
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, "lease_lost", True)
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        except UpdateFinishedTrialError:  # another worker stopped it first, or its owner told it
-            continue
+            study.tell(t.number, state=TrialState.FAIL)
+        except (ValueError, UpdateFinishedTrialError):  # seen finished, or finished meanwhile: by another
+            continue  # worker's reaper or by its owner
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
         holder = (t.user_attrs.get("lease") or {}).get("worker", "nobody")
         log(f"worker: trial {t.number}'s lease ({holder}) ran out: proposed again")
@@ -184,10 +182,10 @@ def reap(study: optuna.Study, lease_s: float, log: Callable[[str], None]) -> int
     return n
 
 
-def places(study: optuna.Study) -> dict[int, int]:
-    """Trial id -> its place among the study's trials that are not failed, in order of number."""
-    live = sorted((t.number, t._trial_id) for t in study.get_trials(deepcopy=False, states=LIVE))
-    return {trial_id: i for i, (_, trial_id) in enumerate(live)}
+def slots(study: optuna.Study) -> dict[int, int]:
+    """Trial number -> its place among the study's trials that are not failed, in order of number."""
+    return {number: i for i, number in enumerate(sorted(t.number for t in study.get_trials(deepcopy=False,
+                                                                                           states=LIVE)))}
 
 
 class WorkStats(NamedTuple):
@@ -201,13 +199,15 @@ class WorkStats(NamedTuple):
     wall_s: float
 
 
-def work(params: Params, study: optuna.Study, trainer: Trainer, lease_s: float, log: Callable[[str], None],
-         progress: Callable[[optuna.Study, float], None] | None = None, poll_s: float = 1.0) -> WorkStats:
+def work(params: Params, study: optuna.Study, trainer: SearchPrograms, lease_s: float, log: Callable[[str], None],
+         progress: Callable[[optuna.Study, float], None] | None = None, poll_s: float = 1.0,
+         storage: optuna.storages.BaseStorage | None = None) -> WorkStats:
     """Asks, trains and tells batches until `study` has `search.n_trials` finished trials (waiting,
-    while others hold the last ones, for them to finish or their leases to run out)."""
+    while others hold the last ones, for them to finish or their leases to run out). `storage`,
+    the study's (`nnreg.search.storage.Retrying`), counts the storage calls."""
     space, me = params.search, worker_id()
     epochs_at, n = rungs(params), space.n_trials
-    leases = Leases(study, lease_s, me)
+    leases = Leases(lease_s, me)
     started = time.perf_counter()
     batches = told = reaped = surplus = 0
     train_s = 0.0
@@ -215,7 +215,7 @@ def work(params: Params, study: optuna.Study, trainer: Trainer, lease_s: float, 
         while True:
             if leases.error is not None:
                 raise leases.error
-            reaped += reap(study, lease_s, log)
+            reaped += fail_expired(study, lease_s, log)
             trials = study.get_trials(deepcopy=False)
             if sum(t.state in DONE for t in trials) >= n:
                 break
@@ -234,9 +234,9 @@ def work(params: Params, study: optuna.Study, trainer: Trainer, lease_s: float, 
                 t.set_user_attr("worker", me)
                 t.set_user_attr("batch", batches)  # this worker's
                 asked.append(t)
-            mine, placed = [], places(study)
+            mine, placed = [], slots(study)
             for t in asked:  # two workers asked at once: the later places stop here
-                if placed[t._trial_id] >= n:
+                if placed[t.number] >= n:
                     _stop_surplus(study, t, leases)
                     surplus += 1
                 else:
@@ -245,11 +245,11 @@ def work(params: Params, study: optuna.Study, trainer: Trainer, lease_s: float, 
             strategies = [suggest(t, space) for t in mine]
 
             def trained():  # the places again, once a rung (a trial asked at once elsewhere may now be seen)
-                placed.update(places(study))
+                placed.update(slots(study))
 
             def tell(t, values=None, state=None):
                 nonlocal told, surplus
-                if placed.get(t._trial_id, n) >= n:
+                if placed.get(t.number, n) >= n:
                     _stop_surplus(study, t, leases)
                     surplus += 1
                     return
@@ -268,7 +268,6 @@ def work(params: Params, study: optuna.Study, trainer: Trainer, lease_s: float, 
     finally:
         leases.close()
     wall = time.perf_counter() - started
-    storage = study._storage
     return WorkStats(batches, told, reaped, surplus, train_s, getattr(storage, "seconds", math.nan),
                      getattr(storage, "calls", 0), wall)
 
@@ -282,20 +281,22 @@ def _stop_surplus(study: optuna.Study, t: optuna.Trial, leases: Leases) -> None:
     leases.drop(t)
 
 
-def take_part(params: Params, study: optuna.Study, log: Callable[[str], None], name: str,
-              check: Callable[[Program], None] | None = None) -> tuple[Trainer | None, WorkStats | None]:
+def take_part(params: Params, study: optuna.Study, storage: optuna.storages.BaseStorage, log: Callable[[str], None],
+              name: str, check: Callable[[Program], None] | None = None
+              ) -> tuple[SearchPrograms | None, WorkStats | None]:
     """This process as one of `study`'s workers (the stage's and `python -m nnreg.search.worker`'s
     part): nothing if the study has its trials; else its programs compiled (each handed to
     `check` before any training), then `work` until the study is done, its progress and last
     line logged as `name`. Returns (the trainer, what the work cost), or (None, None)."""
     if n_done(study) >= params.search.n_trials:
         return None, None
-    trainer = Trainer(params)
+    trainer = SearchPrograms(params)
     for program in trainer.wait():
         if check is not None:
             check(program)
     stats = work(params, study, trainer, params.search.storage.lease_s, log,
-                 lambda study, elapsed: log(f"{name}: {elapsed:.1f} s, best so far {best_value(study):.6f}"))
+                 lambda study, elapsed: log(f"{name}: {elapsed:.1f} s, best so far {best_value(study):.6f}"),
+                 storage=storage)
     log(f"{name}: done: {stats.batches} batches, {stats.trials_told} trials told, {stats.trials_reaped} leases "
         f"reaped, {stats.surplus} surplus; training {stats.train_s:.1f} s, storage {stats.storage_s:.1f} s in "
         f"{stats.storage_calls} calls, {stats.wall_s:.1f} s in all")
@@ -308,7 +309,7 @@ def n_done(study: optuna.Study) -> int:
 
 
 def search_shared(params: Params, made: dict, journal: Path, log: Callable[[str], None],
-                  check: Callable[[Program], None] | None = None) -> tuple[optuna.Study, Stats, bool]:
+                  check: Callable[[Program], None] | None = None) -> tuple[optuna.Study, Cost, bool]:
     """The search stage's part in `search.storage`, shared with workers (`python -m
     nnreg.search.worker`): makes the study (or resumes it), works as a worker, waits for the
     study's last trials, and copies the study into the `journal` file the rest of the stage (and
@@ -321,8 +322,8 @@ def search_shared(params: Params, made: dict, journal: Path, log: Callable[[str]
     study, resumed = create(params, storage, made)
     log(f"search: study in {url.shown} ({'resumed' if resumed else 'new'}); workers may join: "
         f"python -m nnreg.search.worker")
-    trainer, _ = take_part(params, study, log, "search", check)
-    stats = trainer.cost() if trainer is not None else Stats(0, 0.0, 0.0, 0.0, 0, 0)
+    trainer, _ = take_part(params, study, storage, log, "search", check)
+    stats = trainer.cost() if trainer is not None else Cost(0, 0.0, 0.0, 0.0, 0, 0)
     journal.unlink(missing_ok=True)
     copy = BatchJournal(journal)
     optuna.copy_study(from_study_name=STUDY, from_storage=storage, to_storage=JournalStorage(copy))
