@@ -1,5 +1,6 @@
-"""The lecture's tables, the exercise's and the replicate statistics' as Markdown, and the
-long-format loss data of the plots page: rows and text from the pipeline's small outputs."""
+"""The lecture's tables, the exercise's and the replicate statistics' as Markdown, the whole
+summary page, and the long-format data of the plots page: rows and text from the pipeline's
+small outputs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from nnreg.report.labels import method_name
+from nnreg.report.labels import LECTURE_MODELS, method_name
 from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE
 from nnreg.search.space import entry_text, ranked
 
@@ -213,3 +214,58 @@ def search_markdown(search: Mapping, n_seeds: int) -> str:
             f"above uses, so these differences are paired with {method_name(baseline)} and corrected for {top} "
             f"comparisons only.")
 
+
+def summary_page(params, rows: list[dict], seed_rows: list[dict], search: Mapping, sweeps: Mapping[str, list[dict]],
+                 best: Mapping[str, dict], differences: Mapping[str, Sequence[str]]) -> str:
+    """plots/summary.md: the lecture's table, the exercise's (if the params have strategies), the
+    replicate statistics, the search's answer and the learning-rate sweep. `rows` are
+    `summary_rows`, `seed_rows` `seeds_rows`, `differences` each model's params that differ from the
+    lecture's (`nnreg.report.lecture.lecture_differences`)."""
+    stats, baseline = params.stats, params.stats.baseline
+    lecture_rows = [r for r in rows if r["model"] in LECTURE_MODELS]
+    exercise_rows = [r for r in rows if r["model"] not in LECTURE_MODELS]
+    sections = [f"## The lecture's methods (one run: data seed {params.data.seed}, init seed "
+                f"{params.network.init_seed})\n\n" + summary_markdown(lecture_rows or rows, differences)]
+    if exercise_rows:
+        sections.append(f"## Exercise 23.1: strategies against {method_name(baseline)} (the same single run)\n\n"
+                        + exercise_markdown(exercise_rows, next(r for r in rows if r["model"] == baseline),
+                                            differences))
+    sections.append(f"## Over {stats.n_seeds} replicates (fresh init and data noise each, the same for every "
+                    f"model; stats.seed {stats.seed}), ranked by mean validation MSE\n\n"
+                    + seeds_markdown(seed_rows, baseline, params.data.noise, len(rows) - 1))
+    sections.append(f"## Exercise 23.1 by search: {search['n_trials']} trials over the whole space within "
+                    f"{params.search.max_parameters} parameters ({search['n_shapes']} shapes), "
+                    f"{search['n_pruned']} pruned early\n\n" + search_markdown(search, stats.n_seeds))
+    sections.append(f"## Learning-rate sweep ({params.sweep.n_seeds} replicates a rate; mean validation MSE, "
+                    f"the best rate in bold)\n\n" + sweep_markdown(sweeps, best)
+                    + f"\n\nIn-sample: each bold rate is the best of its column on the same {params.sweep.n_seeds} "
+                    f"replicates it is reported on, so it is biased low, and neighbouring rates that differ by less "
+                    f"than that selection bias are not told apart; the search above chooses on other replicates.")
+    return "\n".join(sections)
+
+
+def points_long(dataset) -> dict[str, np.ndarray]:
+    """plots/data/points.csv: both sets' points, long format (one colour per set on the plots page)."""
+    return {"x": np.concatenate([dataset.x_train.reshape(-1), dataset.x_validate.reshape(-1)]),
+            "y": np.concatenate([dataset.y_train.reshape(-1), dataset.y_validate.reshape(-1)]),
+            "set": np.array(["training"] * dataset.x_train.size + ["validation"] * dataset.x_validate.size,
+                            dtype=object)}
+
+
+def fits_long(fits: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """plots/data/fits.csv: each model's predictions on the validation grid, long format."""
+    return {"model": np.array([m for m in fits for _ in fits[m]["x"]], dtype=object),
+            "x": np.concatenate([fits[m]["x"] for m in fits]),
+            "prediction": np.concatenate([fits[m]["prediction"] for m in fits])}
+
+
+def replicates_long(single: Mapping[str, float | None], replicates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """plots/data/replicates.csv: every replicate's validation MSE, long format, each model's single
+    run (the lecture's data and init) first as replicate -1."""
+    n = len(next(iter(replicates.values())))
+    return {"model": np.array([m for m in replicates for _ in range(n + 1)], dtype=object),
+            "replicate": np.concatenate([np.arange(-1, n) for _ in replicates]),
+            "validate_mse": np.concatenate([[np.nan if single[m] is None else single[m], *replicates[m]]
+                                            for m in replicates]),
+            "kind": np.array([k for _ in replicates for k in ["single run (lecture's data and init)"]
+                              + ["replicate"] * n], dtype=object)}
