@@ -3,10 +3,9 @@
 All intervals are 95 % Student t intervals of a mean. A paired comparison is
 `scipy.stats.ttest_rel` with its `.confidence_interval()`, its p-value
 Bonferroni-corrected for the number of models compared. A summary's interval is
-mean ± t·s/√n with t from `scipy.special.stdtrit`, the quantile function that
-`scipy.stats.t.ppf` calls: the same interval as `scipy.stats.ttest_1samp(...)
-.confidence_interval()` to 1e-13, without importing scipy.stats, which a replicate
-stage then need not load (the tests compare the two). A diverged replicate is counted (`n_diverged`), never averaged in as NaN:
+mean ± t·s/√n with t from `scipy.stats.t.ppf`: the same interval as
+`scipy.stats.ttest_1samp(...).confidence_interval()` to 1e-13 (the tests compare the two).
+A diverged replicate is counted (`n_diverged`), never averaged in as NaN:
 summaries use the finite values, and a paired comparison uses the replicates where
 both models stayed finite.
 """
@@ -17,7 +16,7 @@ import math
 import warnings
 
 import numpy as np
-from scipy import special
+from scipy import stats
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -50,7 +49,7 @@ def _mean_interval(v: np.ndarray) -> tuple[float | None, float | None]:
     """The 95 % t interval of the mean of `v` (two or more finite values)."""
     if np.all(v == v[0]):  # no spread: the interval is the point (scipy would give NaN)
         return _num(v[0]), _num(v[0])
-    mean, half = np.mean(v), special.stdtrit(v.size - 1, (1 + CONFIDENCE) / 2) * np.std(v, ddof=1) / np.sqrt(v.size)
+    mean, half = np.mean(v), stats.t.ppf((1 + CONFIDENCE) / 2, v.size - 1) * np.std(v, ddof=1) / np.sqrt(v.size)
     return _num(mean - half), _num(mean + half)
 
 
@@ -90,8 +89,6 @@ def compare_paired(model, baseline, model_diverged, baseline_diverged, n_compari
         p = 1.0 if diff[0] == 0 else 0.0
         low = high = _num(diff[0])
     else:
-        from scipy import stats  # here: only the compare stage pays for importing it
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             test = stats.ttest_rel(model[both], baseline[both])
@@ -141,8 +138,6 @@ def detectable_difference(diff, n_comparisons: int, power: float = 0.8) -> float
     d = d[np.isfinite(d)]
     if d.size < 2:
         return None
-    from scipy import stats
-
     alpha = (1 - CONFIDENCE) / max(1, n_comparisons)
     t = stats.t.ppf(1 - alpha / 2, d.size - 1) + stats.t.ppf(power, d.size - 1)
     return _num(t * d.std(ddof=1) / np.sqrt(d.size))

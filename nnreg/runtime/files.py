@@ -170,28 +170,16 @@ def read_network(path: str | Path):
 
 
 def csv_text(columns: Mapping[str, np.ndarray]) -> str:
-    """Columns of equal length as CSV text with a header: floats as '%.9g' (which round-trips
-    float32 exactly), NaN as nan, infinities as inf and -inf, ints, booleans and strings as they
-    are, quoted where the csv module's minimal quoting needs it. The bytes pandas' `to_csv(index=False,
-    float_format="%.9g", na_rep="nan", lineterminator="\\n")` writes (a test holds the two equal),
-    without importing pandas, which a stage then need not load."""
-    import csv
+    """Columns of equal length as CSV text with a header, by pandas' `to_csv`: floats as '%.9g'
+    (which round-trips float32 exactly), NaN as nan, infinities as inf and -inf, ints, booleans
+    and strings as they are, quoted where needed."""
+    import pandas as pd
 
     arrays = {k: np.asarray(v).reshape(-1) for k, v in columns.items()}
     lengths = {len(a) for a in arrays.values()}
     if len(lengths) > 1:
         raise ValueError(f"columns of different lengths: {sorted(lengths)}")
-
-    def cells(a: np.ndarray) -> list[str]:
-        if a.dtype.kind == "f":
-            return ["nan" if np.isnan(v) else "%.9g" % v for v in a.tolist()]
-        return ["nan" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in a.tolist()]
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(arrays))
-    writer.writerows(zip(*(cells(a) for a in arrays.values())))
-    return out.getvalue()
+    return pd.DataFrame(arrays).to_csv(index=False, float_format="%.9g", na_rep="nan", lineterminator="\n")
 
 
 def write_csv(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
