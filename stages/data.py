@@ -1,16 +1,13 @@
 """Stage data: the lecture's seeded training and validation sets -> data/dataset.npz."""
 
-import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
-from nnreg.runtime import machine
+import _machine  # noqa: F401  (first: the environment checked, the CPU target pinned, before JAX starts)
 
-machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
-
-from nnreg.core.data import make_dataset  # noqa: E402
-from nnreg.params.load import load_params  # noqa: E402
-from nnreg.runtime.files import write_dataset  # noqa: E402
-from nnreg.runtime.paths import DATASET, PARAMS  # noqa: E402
-from nnreg.runtime.progress import log  # noqa: E402
-from nnreg.runtime.stage import run_stage  # noqa: E402
+from nnreg.core.data import make_dataset
+from nnreg.params.load import load_params
+from nnreg.runtime.files import write_dataset
+from nnreg.runtime.paths import DATASET, PARAMS
+from nnreg.runtime.progress import log
+from nnreg.runtime.stage import run_stage
 
 
 def main(argv):

@@ -9,24 +9,22 @@ plots/search/confirm.csv (one row a confirmed trial's replicate), plots/search/d
 (the confirmed trials against the baseline), plots/search/importance.csv (Optuna's PED-ANOVA),
 metrics/timing/search.json."""
 
-import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
+import _machine  # noqa: F401  (first: the environment checked, the CPU target pinned, before JAX starts)
+
+import time
+
+import numpy as np
+
+from nnreg.params.load import load_params
 from nnreg.runtime import machine
-
-machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
-
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from nnreg.params.load import load_params  # noqa: E402
-from nnreg.runtime.files import DIFFERENCE_COLUMNS, read_seeds, write_csv, write_json, write_rows  # noqa: E402
-from nnreg.runtime.paths import (PARAMS, SEARCH_CONFIRM, SEARCH_DIFFERENCES, SEARCH_IMPORTANCE,  # noqa: E402
+from nnreg.runtime.files import DIFFERENCE_COLUMNS, read_seeds, write_csv, write_json, write_rows
+from nnreg.runtime.paths import (PARAMS, SEARCH_CONFIRM, SEARCH_DIFFERENCES, SEARCH_IMPORTANCE,
                                  SEARCH_JOURNAL, SEARCH_METRICS, SEARCH_TIMING, SEARCH_TRIALS, seeds_path)
-from nnreg.runtime.progress import log  # noqa: E402
-from nnreg.runtime.stage import all_or_none, check_memory, run_stage  # noqa: E402
-from nnreg.search import confirm  # noqa: E402
-from nnreg.search.importance import importances  # noqa: E402
-from nnreg.search.study import finished, fingerprint, provenance, run_search  # noqa: E402
+from nnreg.runtime.progress import log
+from nnreg.runtime.stage import all_or_none, check_memory, run_stage
+from nnreg.search import confirm
+from nnreg.search.importance import importances
+from nnreg.search.study import finished, fingerprint, provenance, run_search
 
 
 def main(argv):

@@ -3,21 +3,19 @@ replicate i's data the same for every model) in one compiled, vmapped program ov
 (two host devices on a CPU) -> plots/seeds/<model>.csv (one row a replicate),
 metrics/seeds/<model>.json, metrics/timing/seeds/<model>.json."""
 
-import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
+import _machine  # noqa: F401  (first: the environment checked, the CPU target pinned, before JAX starts)
+
+import numpy as np
+
+from nnreg import trainers
+from nnreg.core.replicates import diverged, run_batch
+from nnreg.core.stats import summarize_replicates
+from nnreg.params.load import load_params
 from nnreg.runtime import machine
-
-machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
-
-import numpy as np  # noqa: E402
-
-from nnreg import trainers  # noqa: E402
-from nnreg.core.replicates import diverged, run_batch  # noqa: E402
-from nnreg.core.stats import summarize_replicates  # noqa: E402
-from nnreg.params.load import load_params  # noqa: E402
-from nnreg.runtime.files import write_csv, write_json  # noqa: E402
-from nnreg.runtime.paths import PARAMS, batch_timing_path, seeds_metrics_path, seeds_path  # noqa: E402
-from nnreg.runtime.progress import Progress, log  # noqa: E402
-from nnreg.runtime.stage import all_or_none, check_memory, model_arg, run_stage  # noqa: E402
+from nnreg.runtime.files import write_csv, write_json
+from nnreg.runtime.paths import PARAMS, batch_timing_path, seeds_metrics_path, seeds_path
+from nnreg.runtime.progress import Progress, log
+from nnreg.runtime.stage import all_or_none, check_memory, model_arg, run_stage
 
 
 def main(argv):

@@ -2,21 +2,19 @@
 lecture's tables report) by its trainer, then its evaluation -> models/<model>.npz,
 plots/history/<model>.csv, metrics/timing/<model>.json, metrics/<model>.json, plots/fit/<model>.csv."""
 
-import _env  # noqa: F401  (first: one line, not a traceback, outside the project's environment)
+import _machine  # noqa: F401  (first: the environment checked, the CPU target pinned, before JAX starts)
+
+from nnreg import trainers
+from nnreg.core.data import true_grid
+from nnreg.core.evaluate import evaluate, predict
+from nnreg.params.load import load_params
 from nnreg.runtime import machine
-
-machine.setup()  # before JAX starts: the CPU target every machine compiles for, the compilation cache
-
-from nnreg import trainers  # noqa: E402
-from nnreg.core.data import true_grid  # noqa: E402
-from nnreg.core.evaluate import evaluate, predict  # noqa: E402
-from nnreg.params.load import load_params  # noqa: E402
-from nnreg.runtime.files import read_dataset, read_network, write_csv, write_history, write_json  # noqa: E402
-from nnreg.runtime.files import write_network  # noqa: E402
-from nnreg.runtime.paths import DATASET, PARAMS, fit_path, history_path, metrics_path, model_path  # noqa: E402
-from nnreg.runtime.paths import timing_path  # noqa: E402
-from nnreg.runtime.progress import Progress, log, log_tenths  # noqa: E402
-from nnreg.runtime.stage import all_or_none, model_arg, run_stage  # noqa: E402
+from nnreg.runtime.files import read_dataset, read_network, write_csv, write_history, write_json
+from nnreg.runtime.files import write_network
+from nnreg.runtime.paths import DATASET, PARAMS, fit_path, history_path, metrics_path, model_path
+from nnreg.runtime.paths import timing_path
+from nnreg.runtime.progress import Progress, log, log_tenths
+from nnreg.runtime.stage import all_or_none, model_arg, run_stage
 
 
 def main(argv):

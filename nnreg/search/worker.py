@@ -10,18 +10,16 @@ It refuses, in one line, a study made by another commit, params, lock or code
 (`nnreg.search.shared.join`), and stops with one line when the storage stays away longer than
 `search.storage.retry_s` (run it again to resume)."""
 
+import argparse
+from pathlib import Path
+
 from nnreg.runtime import machine
-
-machine.setup()  # before JAX starts, as every stage
-
-import argparse  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from nnreg.runtime.progress import log  # noqa: E402
-from nnreg.runtime.stage import run_stage  # noqa: E402
+from nnreg.runtime.progress import log
+from nnreg.runtime.stage import run_stage
 
 
 def main(argv: list[str]) -> None:
+    machine.setup()  # before JAX starts, as every stage
     from nnreg.errors import NnregError
     from nnreg.params.load import load_params
     from nnreg.search.storage import open_storage, read_url
