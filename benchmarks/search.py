@@ -39,7 +39,9 @@ from nnreg.params.export import to_dict  # noqa: E402
 from nnreg.params.schema import JaxModel  # noqa: E402
 from nnreg.search.space import model_entry, shape_label  # noqa: E402
 from nnreg.search.programs import stack  # noqa: E402
-from nnreg.search.study import SearchPrograms, finished, run_search, strategy_of  # noqa: E402
+from nnreg.search.journal import finished  # noqa: E402
+from nnreg.search.space import strategy_of  # noqa: E402
+from nnreg.search.study import SearchPrograms, run_search  # noqa: E402
 
 
 def main():

@@ -34,7 +34,7 @@ import yaml  # noqa: E402
 from nnreg.params.export import to_dict  # noqa: E402
 from nnreg.params.load import load_params, parse_params  # noqa: E402
 from nnreg.search.storage import open_storage, parse_url  # noqa: E402
-from nnreg.search.study import provenance  # noqa: E402
+from nnreg.search.journal import provenance  # noqa: E402
 from nnreg.search.shared import create  # noqa: E402
 
 DONE = re.compile(r"worker: done: (\d+) batches, (\d+) trials told.*training ([\d.]+) s, storage ([\d.]+) s in "

@@ -24,7 +24,8 @@ from nnreg.runtime.progress import log
 from nnreg.runtime.stage import all_or_none, check_memory, run_stage
 from nnreg.search import confirm
 from nnreg.search.importance import importances
-from nnreg.search.study import finished, fingerprint, provenance, run_search
+from nnreg.search.journal import finished, fingerprint, provenance
+from nnreg.search.study import run_search
 
 
 def main(argv):

@@ -22,10 +22,11 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from pydantic import create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from nnreg.core.optimizers import OPTIMIZERS, SCHEDULES
+from nnreg.core.optimizers import OPTIMIZERS
 from nnreg.params.messages import show
-from nnreg.params.rules import Bool, Bounds, Float, Int, LayerSizes, Nonneg, Rate, Rule, Seed, Steps
+from nnreg.params.rules import Bool, Bounds, Float, Int, LayerSizes, Rate, Rule, Seed
 from nnreg.params.rules import list_with_rule
+from nnreg.params.schedules import SCHEDULE_ENTRIES, ScheduleEntry
 from nnreg.params.search import SearchParams
 from nnreg.params.section import Section, field_error
 from nnreg.params.vocabulary import DEFAULT_TRAINER, SETTINGS, TRAINERS, Activation, Init
@@ -82,64 +83,6 @@ class KerasModel(Section):
     # program (nnreg.trainers.keras.train_scan): the same bits (benchmarks/keras_loop.py times both).
     loop: Literal["fit", "scan"] = Field("fit", description="fit: Keras's fit, the lecture's benchmark; scan: "
                                                             "the same steps in one jitted lax.scan")
-
-
-class Schedule(Section):
-    """An Optax learning-rate schedule, by its name, with Optax's arguments."""
-
-    _listed = "allowed"
-    name: str
-
-    @classmethod
-    def _known(cls) -> list[str]:
-        return [k for k in cls.model_fields if k != "name"]
-
-    @property
-    def args(self) -> dict:
-        """The arguments given, as Optax names them."""
-        return {k: v for k, v in self if k != "name" and v is not None}
-
-    @classmethod
-    def of(cls, name: str, **args) -> Schedule:
-        return _SCHEDULE.validate_python({"name": name, **args})
-
-
-class ExponentialDecay(Schedule):
-    _what, _optional = " for schedule exponential_decay", ("transition_begin", "staircase", "end_value")
-    name: Literal["exponential_decay"]
-    init_value: Rate
-    transition_steps: Steps
-    decay_rate: Annotated[Float, Bounds(gt=0, le=1e3)]
-    transition_begin: Optional[Annotated[Int, Bounds(ge=0, le=10**9)]] = None
-    staircase: Optional[Bool] = None
-    end_value: Optional[Nonneg] = None
-
-
-class CosineDecay(Schedule):
-    _what, _optional = " for schedule cosine_decay", ("alpha", "exponent")
-    name: Literal["cosine_decay"]
-    init_value: Rate
-    decay_steps: Steps
-    alpha: Optional[Nonneg] = None
-    exponent: Optional[Annotated[Float, Bounds(gt=0, le=1e3)]] = None
-
-
-class WarmupCosineDecay(Schedule):
-    _what, _optional = " for schedule warmup_cosine_decay", ("end_value", "exponent")
-    name: Literal["warmup_cosine_decay"]
-    init_value: Annotated[Float, Bounds(ge=0, le=1e3)]
-    peak_value: Rate
-    warmup_steps: Annotated[Int, Bounds(ge=0, le=10**9)]
-    decay_steps: Steps
-    end_value: Optional[Nonneg] = None
-    exponent: Optional[Annotated[Float, Bounds(gt=0, le=1e3)]] = None
-
-
-SCHEDULE_ENTRIES: dict[str, type[Schedule]] = {c.model_fields["name"].annotation.__args__[0]: c
-                                               for c in (ExponentialDecay, CosineDecay, WarmupCosineDecay)}
-if set(SCHEDULE_ENTRIES) != set(SCHEDULES):
-    raise ImportError(f"params' schedules {sorted(SCHEDULE_ENTRIES)} are not nnreg.core.optimizers' {sorted(SCHEDULES)}")
-ScheduleEntry = Annotated[Union[tuple(SCHEDULE_ENTRIES[name] for name in SCHEDULES)], Field(discriminator="name")]
 
 
 class JaxModel(Section):
@@ -327,4 +270,3 @@ class Params(Section):
 # The names each tag of a tagged union may take, for messages.
 TAGS = {"trainer": TRAINERS, "optimizer": tuple(OPTIMIZER_ENTRIES), "name": tuple(SCHEDULE_ENTRIES)}
 _JAX = TypeAdapter(JaxEntry)
-_SCHEDULE = TypeAdapter(ScheduleEntry)

@@ -15,8 +15,7 @@ from nnreg.core.stats import compare_paired, describe, detectable_difference
 from nnreg.params.schema import JaxModel
 from nnreg.runtime.files import DIFFERENCE_COLUMNS
 from nnreg.runtime.progress import log
-from nnreg.search.space import confirmed_label, entry_text, model_entry, rank_key, ranked, shape_label
-from nnreg.search.study import strategy_of
+from nnreg.search.space import confirmed_label, entry_text, model_entry, rank_key, ranked, shape_label, strategy_of
 from nnreg.trainers import jax as jax_trainer  # the confirmation's trainer
 
 TRIAL_COLUMNS = ["trial", "batch", "state", "score", "best_so_far", "epochs", "diverged", "true_mse", "shape",

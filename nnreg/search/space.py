@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+import optuna
 
 from nnreg.core.optimizers import make_schedule
 
 if TYPE_CHECKING:
-    import optuna
-
+    from nnreg.params.schema import Params
     from nnreg.params.search import SearchParams
 
 
@@ -132,3 +132,8 @@ def entry_text(entry: dict) -> str:
     settings = "".join(f", {k} {v:.4g}" for k, v in entry.items() if k not in (
         "trainer", "optimizer", "learning_rate", "schedule", "layer_sizes", "activation", "init"))
     return f"{shape} {entry['activation']}, {entry['init']}, {entry['optimizer']} {rate}{settings}"
+
+
+def strategy_of(trial: optuna.trial.FrozenTrial, params: Params) -> Strategy:
+    """The strategy a finished trial trained (its recorded parameters)."""
+    return suggest(optuna.trial.FixedTrial(trial.params), params.search)

@@ -8,7 +8,7 @@ away.
   takes the password out of any text (an error message) before it is printed.
 - A database URL (`postgresql://...`, `mysql+pymysql://...`) is Optuna's `RDBStorage`;
   `journal:<path>` is Optuna's `JournalFileBackend`, appending under its file lock (taken
-  over from a killed process after `LOCK_GRACE_S`), for processes on one host (the stage's own journal, `nnreg.search.study.BatchJournal`, has one writer). SQLite is
+  over from a killed process after `LOCK_GRACE_S`), for processes on one host (the stage's own journal, `nnreg.search.journal.BatchJournal`, has one writer). SQLite is
   refused: it is not safe for more than one writer.
 - `Retrying` repeats a storage call that failed because the database could not be reached
   (SQLAlchemy's `OperationalError`, `InterfaceError`, a connection invalidated, a session

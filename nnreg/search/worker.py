@@ -23,7 +23,7 @@ def main(argv: list[str]) -> None:
     from nnreg.errors import NnregError
     from nnreg.params.load import load_params
     from nnreg.search.storage import open_storage, read_url
-    from nnreg.search.study import provenance
+    from nnreg.search.journal import provenance
     from nnreg.search.shared import join, take_part
 
     ap = argparse.ArgumentParser(prog="python -m nnreg.search.worker", description=__doc__.splitlines()[0])

@@ -11,7 +11,8 @@ from nnreg.core.initializers import INITIALIZERS
 from nnreg.core.network import init_network, mse
 from nnreg.core.optimizers import make_schedule
 from nnreg.core.training import make_loss
-from nnreg.params.schema import JaxModel, Schedule
+from nnreg.params.schedules import Schedule
+from nnreg.params.schema import JaxModel
 from nnreg.trainers.jax import init_model, make_model_train_fn, optimizer_of
 
 SIZES = (1, 10, 10, 10, 1)

@@ -5,7 +5,8 @@ import yaml
 
 from nnreg.params.export import to_dict
 from nnreg.params.load import ConfigError, load_params, parse_params
-from nnreg.params.schema import OPTIMIZER_ENTRIES, SCHEDULE_ENTRIES, JaxModel, Params, Schedule
+from nnreg.params.schedules import SCHEDULE_ENTRIES, Schedule
+from nnreg.params.schema import OPTIMIZER_ENTRIES, JaxModel, Params
 from tests.conftest import REPO
 from tests.helpers import DELETE, edited
 
