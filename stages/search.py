@@ -25,6 +25,7 @@ from nnreg.runtime.stage import all_or_none, check_memory, run_stage
 from nnreg.search import confirm
 from nnreg.search.importance import importances
 from nnreg.search.journal import finished, fingerprint, provenance
+from nnreg.search.shared import search_shared
 from nnreg.search.study import run_search
 
 
@@ -41,8 +42,6 @@ def main(argv):
     if space.storage is None:
         study, stats, resumed = run_search(params, SEARCH_JOURNAL, fingerprint(made), log, check=check)
     else:
-        from nnreg.search.shared import search_shared
-
         study, stats, resumed = search_shared(params, made, SEARCH_JOURNAL, log, check)
     if resumed:
         log("search: resumed the study (made by the same params and code)")

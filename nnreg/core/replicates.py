@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from nnreg.core.data import DataSpec, dataset_from_key
 from nnreg.core import training
+from nnreg.core.data import DataSpec, dataset_from_key
 from nnreg.core.network import Activation, mse
 from nnreg.core.training import device_info
 

@@ -44,10 +44,11 @@ from optuna.trial import TrialState
 
 from nnreg.errors import NnregError
 from nnreg.params.schema import Params
-from nnreg.search.space import suggest
-from nnreg.search.programs import Program
 from nnreg.search.journal import STUDY, BatchJournal, best_value
 from nnreg.search.leases import Leases, fail_expired
+from nnreg.search.programs import Program
+from nnreg.search.space import suggest
+from nnreg.search.storage import open_storage, read_url
 from nnreg.search.study import Cost, SearchPrograms, make_pruner, make_sampler, rungs, train_batch
 
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -245,8 +246,6 @@ def search_shared(params: Params, made: dict, journal: Path, log: Callable[[str]
     nnreg.search.worker`): makes the study (or resumes it), works as a worker, waits for the
     study's last trials, and copies the study into the `journal` file the rest of the stage (and
     `dvc`, and the dashboard) reads. Returns (that study, what the search cost, resumed)."""
-    from nnreg.search.storage import open_storage, read_url
-
     space = params.search
     url = read_url(space.storage, Path.cwd())
     storage = open_storage(url, space.storage.retry_s, log)

@@ -36,9 +36,9 @@ from optuna.trial import TrialState
 
 from nnreg.core.replicates import ReplicateResult, diverged
 from nnreg.params.schema import Params
+from nnreg.search.journal import STUDY, BatchJournal, best_value, whole_batches
 from nnreg.search.programs import (SEARCH_STREAM, Carry, Inputs, Program, SearchedOptimizers, compile_program,
                                    make_network_fn, padded_shape, stack)
-from nnreg.search.journal import STUDY, BatchJournal, best_value, whole_batches
 from nnreg.search.space import Strategy, rate_table, suggest
 
 def make_sampler(params: Params, batch: int) -> optuna.samplers.BaseSampler:

@@ -13,19 +13,18 @@ It refuses, in one line, a study made by another commit, params, lock or code
 import argparse
 from pathlib import Path
 
+from nnreg.errors import NnregError
+from nnreg.params.load import load_params
 from nnreg.runtime import machine
 from nnreg.runtime.progress import log
 from nnreg.runtime.stage import run_stage
+from nnreg.search.journal import provenance
+from nnreg.search.shared import join, take_part
+from nnreg.search.storage import open_storage, read_url
 
 
 def main(argv: list[str]) -> None:
     machine.setup()  # before JAX starts, as every stage
-    from nnreg.errors import NnregError
-    from nnreg.params.load import load_params
-    from nnreg.search.storage import open_storage, read_url
-    from nnreg.search.journal import provenance
-    from nnreg.search.shared import join, take_part
-
     ap = argparse.ArgumentParser(prog="python -m nnreg.search.worker", description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--wait-s", type=float, default=600.0, help="how long to wait for the stage to make the study")
@@ -41,6 +40,7 @@ def main(argv: list[str]) -> None:
     study = join(params, storage, provenance(params, root), url.shown, a.wait_s, log)
     log(f"worker: joined study in {url.shown}")
     take_part(params, study, storage, log, "worker")
+
 
 if __name__ == "__main__":
     run_stage(main)
