@@ -66,7 +66,7 @@ CUDA ?= cuda12
 cuda: $(STAMP) ## add JAX's CUDA plugin (CUDA=cuda12 or cuda13)
 	pip install -q "jax[$(CUDA)]==$$(python -c 'import jax; print(jax.__version__)')"
 
-break-guarantees: $(STAMP) ## break each promise of docs/guarantees.md in a clone, check its test fails
+break-guarantees: $(STAMP) ## break each central promise of docs/guarantees.md in a clone, check its test fails
 	python tools/break_guarantees.py
 
 bench: $(STAMP) ## time nnreg's trainers against the lecture's code
