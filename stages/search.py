@@ -3,8 +3,8 @@ the `search:` space, `search.batch` at a time; each is trained on `search.n_seed
 replicates in compiled groups, the worst pruned at each rung (nnreg.search.study). The study
 is Optuna's journal (models/search.journal: resumed after an interruption, started afresh for
 other params or code). The `search.confirm.top` best are then trained again by the JAX trainer
-on the stats replicates and compared with `stats.baseline`, paired, corrected for `top`
-comparisons -> metrics/search.json, plots/search/trials.csv (one row a trial),
+on the stats replicates and compared with `stats.baseline`, paired, one family (Holm)
+-> metrics/search.json, plots/search/trials.csv (one row a trial),
 plots/search/confirm.csv (one row a confirmed trial's replicate), plots/search/differences.csv
 (the confirmed trials against the baseline), plots/search/importance.csv (Optuna's PED-ANOVA),
 metrics/timing/search.json."""
@@ -15,9 +15,10 @@ import time
 
 import numpy as np
 
+from nnreg.core.stats import DIFFERENCE_COLUMNS
 from nnreg.params.load import load_params
 from nnreg.runtime import machine
-from nnreg.runtime.files import DIFFERENCE_COLUMNS, read_seeds, write_csv, write_json, write_rows
+from nnreg.runtime.files import read_seeds, write_csv, write_json, write_rows
 from nnreg.runtime.paths import (PARAMS, SEARCH_CONFIRM, SEARCH_DIFFERENCES, SEARCH_IMPORTANCE,
                                  SEARCH_JOURNAL, SEARCH_METRICS, SEARCH_TIMING, SEARCH_TRIALS, seeds_path)
 from nnreg.runtime.progress import log

@@ -13,8 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 import numpy as np
 
-from nnreg.report.labels import method_name
-from nnreg.report.tables import fmt
+from nnreg.report.labels import fmt, method_name
 
 
 def log_scale(ax, which: str, scale: str = "log", **kwargs) -> None:

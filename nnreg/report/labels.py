@@ -1,4 +1,7 @@
-"""How the report names the models: the lecture's four ways first, then any other by its name."""
+"""How the report names the models (the lecture's four ways first, then any other by its name)
+and writes its numbers."""
+
+import math
 
 # The lecture's four ways of training the same network, as params.yaml's defaults name them.
 LECTURE_MODELS = ("keras", "gd", "optax_sgd", "optax_adam")
@@ -18,3 +21,10 @@ METHOD_NAMES = {
 
 def method_name(model: str) -> str:
     return METHOD_NAMES.get(model, model)
+
+
+def fmt(value, digits: int, signed: bool = False) -> str:
+    """A number to `digits` decimals (with its sign if `signed`), or n/a for none or non-finite."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"

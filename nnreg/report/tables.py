@@ -4,12 +4,12 @@ small outputs."""
 
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from nnreg.report.labels import LECTURE_MODELS, method_name
+from nnreg.report.comparisons import COMPARISON_HEADER, comparison_cells, family_note
+from nnreg.report.labels import LECTURE_MODELS, fmt, method_name
 from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE
 from nnreg.search.space import entry_text, ranked
 
@@ -34,13 +34,6 @@ def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> li
             }
         )
     return rows
-
-
-def fmt(value, digits: int, signed: bool = False) -> str:
-    """A number to `digits` decimals (with its sign if `signed`), or n/a for none or non-finite."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
 def _table(header: Sequence[str], align: str, rows: list[list[str]]) -> str:
@@ -124,7 +117,7 @@ def seeds_rows(seeds: Mapping[str, dict], compare: Mapping[str, dict], single: M
                                        r["validate_mse"].get("mean") or 0.0))
 
 
-def seeds_markdown(rows: list[dict], baseline: str, noise: float, n_compared: int) -> str:
+def seeds_markdown(rows: list[dict], baseline: str, noise: float) -> str:
     """The ranked table that answers the exercise over replicates, with the noise floor."""
     body = []
     rank = 0
@@ -132,22 +125,17 @@ def seeds_markdown(rows: list[dict], baseline: str, noise: float, n_compared: in
         rank += 1
         v, t, c = r["validate_mse"], r["true_mse"], r["vs_baseline"]
         ci = f"[{fmt(v.get('ci_low'), 6)}, {fmt(v.get('ci_high'), 6)}]"
-        if c is None:
-            versus = ["baseline", "", "", ""]
-        else:
-            versus = [f"{fmt(c['mean_diff'], 6, signed=True)} [{fmt(c['ci_low'], 6, True)}, {fmt(c['ci_high'], 6, True)}]",
-                      fmt(c["win_rate"] * 100 if c["win_rate"] is not None else None, 0) + " %",
-                      "n/a" if c["p_value"] is None else f"{c['p_value']:.2g}", c["verdict"]]
+        versus = ["baseline"] + [""] * len(COMPARISON_HEADER) if c is None else comparison_cells(c)
         body.append([str(rank), r["method"], str(r["n_parameters"] or "n/a"), fmt(v.get("mean"), 6), ci,
                      fmt(v.get("median"), 6), fmt(t.get("mean"), 6), f"{r['n_diverged']}/{r['n_replicates']}",
                      *versus])
     table = _table(["Rank", "Model", "Parameters", "Validation MSE: mean", "95 % CI", "median", "True MSE: mean",
-                    "Diverged", f"Paired difference from {baseline} [95 % CI]", "Lower on", "p (Bonferroni)",
-                    "Verdict"], "rlrrrrrrrrrl", body)
+                    "Diverged", f"Paired difference from {baseline}: mean", *COMPARISON_HEADER],
+                   "rlrrrrrrrrrrrrrl", body)
+    compared = {r["model"]: r["vs_baseline"] for r in rows if r["vs_baseline"] is not None}
     return (table + f"\nNoise floor: validation MSE cannot fall below noise² = {noise**2:.6f} on average "
             f"(the true function's own validation MSE); true MSE measures the fit against sqrt(x) + sin(x) "
-            f"directly. p: paired t-test on the replicates where both models stayed finite, times {n_compared} "
-            f"(Bonferroni); the verdict is `better` or `worse` when p < 0.05.\n")
+            f"directly. " + family_note(compared, method_name) + "\n")
 
 
 def sweep_markdown(tables: Mapping[str, list[dict]], best: Mapping[str, dict]) -> str:
@@ -198,21 +186,32 @@ def search_markdown(search: Mapping, n_seeds: int) -> str:
     baseline, top = search["baseline"], len(search["confirmed"])
     rows = []
     for rank, c in ranked(search["confirmed"]):
-        v, m = c["vs_baseline"], c["validate_mse"]
+        m = c["validate_mse"]
         rows.append([str(rank), str(c["trial"]), entry_text(c["entry"]), fmt(c["score"], 6),
                      f"{fmt(m['mean'], 6)} [{fmt(m['ci_low'], 6)}, {fmt(m['ci_high'], 6)}]",
-                     f"{fmt(v['mean_diff'], 6, True)} [{fmt(v['ci_low'], 6, True)}, {fmt(v['ci_high'], 6, True)}]",
-                     "" if v["win_rate"] is None else f"{v['win_rate']:.0%}",
-                     "" if v["p_value"] is None else f"{v['p_value']:.2g}", v["verdict"]])
+                     *comparison_cells(c["vs_baseline"])])
     table = _table(["Rank", "Trial", "Strategy", "Search score", f"Validation MSE: mean [95 % CI], {n_seeds} replicates",
-                    f"Paired difference from {baseline} [95 % CI, uncorrected]", "Lower on", f"p (Bonferroni, {top})",
-                    "Verdict"],
-                   "rrlrrrrrl", rows)
+                    f"Paired difference from {baseline}: mean", *COMPARISON_HEADER], "rrlrrrrrrrrrl", rows)
     return (f"{search['answer']}\n\n{table.rstrip()}\n\nThe search score is the mean validation MSE on the search's own "
             f"replicates (a stream no statistic here uses), on which the trials were chosen; the confirmation "
             f"trains the best {top} again, as `models:` entries, on the {n_seeds} stats replicates every model "
-            f"above uses, so these differences are paired with {method_name(baseline)} and corrected for {top} "
-            f"comparisons only.")
+            f"above uses, so these differences are paired with {method_name(baseline)}, the {top} confirmed one "
+            f"family. " + family_note({f"trial {c['trial']}": c["vs_baseline"] for _, c in ranked(search["confirmed"])})
+            + "\n\n" + gap_note(search["confirmed"]))
+
+
+def gap_note(confirmed: Mapping[str, dict]) -> str:
+    """Why the confirmed means lie above the search scores, in the two parts that add up."""
+    gaps = [c["gap"] for _, c in ranked(confirmed) if c.get("gap")]
+    if not gaps:
+        return ""
+    mean = {k: float(np.mean([g[k] for g in gaps])) for k in gaps[0]}
+    return (f"The confirmed means lie {mean['total']:.6f} above their search scores on average: "
+            f"{mean['noise_floor']:.6f} of it is the lower noise of the search's validation draws, shared by every "
+            f"trial (validation minus true MSE is {mean['search_floor']:.6f} on the search replicates, "
+            f"{mean['stats_floor']:.6f} on the stats replicates), and {mean['selection']:.6f} the winners' "
+            f"flattery (their true MSE is that much higher on the stats replicates than on the search replicates "
+            f"they were chosen on).")
 
 
 def summary_page(params, rows: list[dict], seed_rows: list[dict], search: Mapping, sweeps: Mapping[str, list[dict]],
@@ -232,7 +231,7 @@ def summary_page(params, rows: list[dict], seed_rows: list[dict], search: Mappin
                                             differences))
     sections.append(f"## Over {stats.n_seeds} replicates (fresh init and data noise each, the same for every "
                     f"model; stats.seed {stats.seed}), ranked by mean validation MSE\n\n"
-                    + seeds_markdown(seed_rows, baseline, params.data.noise, len(rows) - 1))
+                    + seeds_markdown(seed_rows, baseline, params.data.noise))
     sections.append(f"## Exercise 23.1 by search: {search['n_trials']} trials over the whole space within "
                     f"{params.search.max_parameters} parameters ({search['n_shapes']} shapes), "
                     f"{search['n_pruned']} pruned early\n\n" + search_markdown(search, stats.n_seeds))

@@ -218,8 +218,6 @@ def write_history(path: str | Path, history) -> None:
 
 SEED_COLUMNS = ["replicate", "validate_mse", "true_mse", "diverged"]
 SWEEP_COLUMNS = ["learning_rate", "validate_mse_mean", "ci_low", "ci_high", "diverged_fraction"]
-# A paired comparison with the baseline, one row a model (compare) or a confirmed trial (search).
-DIFFERENCE_COLUMNS = ["model", "mean_diff", "ci_low", "ci_high", "win_rate", "verdict"]
 
 
 def read_seeds(path: str | Path, n_replicates: int) -> dict[str, np.ndarray]:

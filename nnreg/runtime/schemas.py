@@ -101,11 +101,23 @@ class SeedsFile(_File):
 class Comparison(_File):
     n_pairs: int
     mean_diff: Optional[float]
-    ci_low: Optional[float]
+    median_diff: Optional[float]
+    ci_low: Optional[float]  # 95 %, this comparison alone
     ci_high: Optional[float]
-    win_rate: Optional[float]
-    p_value: Optional[float]
+    sim_low: Optional[float]  # 95 %, simultaneous over the family
+    sim_high: Optional[float]
+    bca_low: Optional[float]  # BCa bootstrap, 95 %, this comparison alone
+    bca_high: Optional[float]
+    win_rate: Optional[float]  # a tie counts half
+    win_low: Optional[float]
+    win_high: Optional[float]
+    p_value: Optional[float]  # the paired t-test's, Holm over the family
+    p_wilcoxon: Optional[float]  # Holm over the family
+    family: int  # distinct hypotheses in the family
+    hypothesis: str  # the first name of the family with these replicates' numbers
     verdict: Literal["better", "worse", "no detectable difference"]
+    verdict_wilcoxon: Literal["better", "worse", "no detectable difference"]
+    depends_on_test: bool
 
 
 class CompareFile(RootModel[dict[str, Comparison]]):
@@ -125,14 +137,25 @@ class Paired(Comparison):
     detectable: Optional[float]  # the smallest improvement the test detects with 80 % power
 
 
+class Gap(_File):
+    """A confirmed mean above its search score: the noise floors' difference plus the selection."""
+
+    total: float
+    noise_floor: float
+    selection: float
+    search_floor: float
+    stats_floor: float
+
+
 class Confirmed(_File):
     trial: int
     score: float
     n_diverged: int
     validate_mse: Summary
     true_mse: Summary
-    vs_baseline: Paired
+    gap: Optional[Gap]
     entry: dict
+    vs_baseline: Paired
 
 
 class SearchFile(_File):

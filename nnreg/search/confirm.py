@@ -1,6 +1,6 @@
 """The search's end, after its trials: their table, the best confirmed on the stats replicates
-against the baseline (paired, corrected for the number confirmed), and the exercise's answer
-in one sentence. `stages/search.py` writes what these return."""
+against the baseline (paired, one family corrected by Holm), and the exercise's answer in one
+sentence. `stages/search.py` writes what these return."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import numpy as np
 from optuna.trial import TrialState
 
 from nnreg.core.replicates import compile_batch, diverged, train_compiled
-from nnreg.core.stats import compare_paired, describe, detectable_difference
+from nnreg.core.stats import DIFFERENCE_COLUMNS, compare_family, describe, detectable_difference
 from nnreg.params.schema import JaxModel
-from nnreg.runtime.files import DIFFERENCE_COLUMNS
 from nnreg.runtime.progress import log
 from nnreg.search.space import confirmed_label, entry_text, model_entry, rank_key, ranked, shape_label, strategy_of
 from nnreg.trainers import jax as jax_trainer  # the confirmation's trainer
@@ -43,11 +42,11 @@ def trial_rows(trials, params) -> list[dict]:
 
 def confirm(params, best, base, check) -> tuple[dict, list[dict]]:
     """The `best` trials ((number, trial), best first) trained by the JAX trainer on the stats
-    replicates, each against the baseline's (`base`, its seeds file), paired, Bonferroni-corrected
-    for the trials confirmed; `check(compiled)` before each trains. Returns metrics/search.json's
+    replicates, each against the baseline's (`base`, its seeds file), paired, the trials confirmed
+    one family (Holm); `check(compiled)` before each trains. Returns metrics/search.json's
     `confirmed` and plots/search/confirm.csv's rows."""
-    n, top = params.stats.n_seeds, len(best)
-    confirmed, rows = {}, []
+    n = params.stats.n_seeds
+    confirmed, rows, pairs = {}, [], {}
     entries = [model_entry(strategy_of(trial, params), params.train.epochs) for _, trial in best]
     replicates = [jax_trainer.make_replicate(
         JaxModel.of(entry["optimizer"], **{k: v for k, v in entry.items() if k not in ("trainer", "optimizer")}),
@@ -58,36 +57,43 @@ def confirm(params, best, base, check) -> tuple[dict, list[dict]]:
     batches = [pool.submit(compile_batch, replicate, np.arange(n)) for replicate in replicates]
     try:
         for rank, ((number, trial), entry, future) in enumerate(zip(best, entries, batches), start=1):
-            confirmed[rank_key(rank)], new_rows = _confirmed(params, rank, top, number, trial, entry, future.result(),
-                                                             base, check)
-            rows += new_rows
+            result, timing = train_compiled(future.result(), check=check)
+            bad = diverged(result)
+            validate, true = np.where(bad, np.nan, result.validate_mse), np.where(bad, np.nan, result.true_mse)
+            confirmed[rank_key(rank)] = {"trial": number, "score": trial.value, "n_diverged": int(bad.sum()),
+                                         "validate_mse": describe(validate[~bad]), "true_mse": describe(true[~bad]),
+                                         "gap": gap(trial, validate[~bad], true[~bad]), "entry": entry}
+            pairs[rank_key(rank)] = (validate.astype(np.float32).astype(np.float64), base["validate_mse"], bad,
+                                     base["diverged"])
+            rows += [{"rank": rank, "trial": number, "replicate": i, "validate_mse": validate[i], "true_mse": true[i],
+                      "diverged": int(bad[i]), "baseline_validate_mse": base["validate_mse"][i],
+                      "baseline_diverged": int(base["diverged"][i])} for i in range(n)]
+            log(f"search: confirmed rank {rank} (trial {number}) on {n} stats replicates in {timing.runtime_s:.1f} s: "
+                f"validate_mse mean {confirmed[rank_key(rank)]['validate_mse']['mean']}")
     finally:
         pool.shutdown(cancel_futures=True)
+    for key, paired in compare_family(pairs).items():
+        model, baseline = pairs[key][0], pairs[key][1]
+        paired["detectable"] = detectable_difference(model - baseline, n_comparisons=paired["family"])
+        confirmed[key] = {**confirmed[key], "vs_baseline": paired}
+        log(f"search: {key} vs {params.stats.baseline} {paired['mean_diff']} [{paired['ci_low']}, "
+            f"{paired['ci_high']}] p (Holm, {paired['family']}) {paired['p_value']}: {paired['verdict']}")
     return confirmed, rows
 
 
-def _confirmed(params, rank: int, top: int, number: int, trial, entry: dict, batch, base,
-               check) -> tuple[dict, list[dict]]:
-    """One confirmed trial of `top`: its compiled batch checked, trained and compared with the
-    baseline (Bonferroni for `top`)."""
-    n = params.stats.n_seeds
-    result, timing = train_compiled(batch, check=check)
-    bad = diverged(result)
-    validate, true = np.where(bad, np.nan, result.validate_mse), np.where(bad, np.nan, result.true_mse)
-    paired = compare_paired(validate.astype(np.float32).astype(np.float64), base["validate_mse"], bad,
-                            base["diverged"], n_comparisons=top)
-    paired["detectable"] = detectable_difference(validate.astype(np.float32).astype(np.float64) - base["validate_mse"],
-                                                 n_comparisons=top)
-    confirmed = {"trial": number, "score": trial.value, "n_diverged": int(bad.sum()),
-                 "validate_mse": describe(validate[~bad]), "true_mse": describe(true[~bad]),
-                 "vs_baseline": paired, "entry": entry}
-    rows = [{"rank": rank, "trial": number, "replicate": i, "validate_mse": validate[i], "true_mse": true[i],
-             "diverged": int(bad[i]), "baseline_validate_mse": base["validate_mse"][i],
-             "baseline_diverged": int(base["diverged"][i])} for i in range(n)]
-    log(f"search: confirmed rank {rank} (trial {number}) on {n} stats replicates in {timing.runtime_s:.1f} s: "
-        f"validate_mse mean {confirmed['validate_mse']['mean']}, vs {params.stats.baseline} "
-        f"{paired['mean_diff']} [{paired['ci_low']}, {paired['ci_high']}] p {paired['p_value']}: {paired['verdict']}")
-    return confirmed, rows
+def gap(trial, validate: np.ndarray, true: np.ndarray) -> dict | None:
+    """How far a confirmed trial's mean validation MSE on the stats replicates lies above its search
+    score, in two parts that add up: `noise_floor`, how much higher the stats replicates'
+    validation noise is than the search replicates' (each set's validation minus true MSE, about
+    the same for every trial of a set), and `selection`, how much higher its true MSE is there than
+    on the search replicates it was chosen on (a winner's flattery)."""
+    search_true = trial.user_attrs.get("true_mse")
+    if search_true is None or validate.size == 0:
+        return None
+    validate, true = np.asarray(validate, np.float64), np.asarray(true, np.float64)
+    search_floor, stats_floor = trial.value - search_true, float(np.mean(validate) - np.mean(true))
+    return {"total": float(np.mean(validate)) - trial.value, "noise_floor": stats_floor - search_floor,
+            "selection": float(np.mean(true)) - search_true, "search_floor": search_floor, "stats_floor": stats_floor}
 
 
 def summary(params, trials, rows: list[dict], confirmed: dict) -> dict:
@@ -128,20 +134,19 @@ def _g(x, spec: str) -> str:
 
 def answer(params, confirmed: dict) -> str:
     """The exercise's answer in one sentence, with its evidence."""
-    baseline, n, top = params.stats.baseline, params.stats.n_seeds, len(confirmed)
+    baseline, n = params.stats.baseline, params.stats.n_seeds
     better = [(c["vs_baseline"]["mean_diff"], rank) for rank, c in ranked(confirmed)
               if c["vs_baseline"]["verdict"] == "better"]
+    c = confirmed[rank_key(min(better)[1] if better else 1)]
+    v = c["vs_baseline"]
+    evidence = (f"95 % CI of the difference [{_g(v['ci_low'], '.6f')}, {_g(v['ci_high'], '.6f')}] alone, "
+                f"[{_g(v['sim_low'], '.6f')}, {_g(v['sim_high'], '.6f')}] simultaneous; p = {_g(v['p_value'], '.2g')} "
+                f"by the t-test, {_g(v['p_wilcoxon'], '.2g')} by Wilcoxon's, Holm over {v['family']}")
+    robust = f"; Wilcoxon's test says {v['verdict_wilcoxon']}" if v["depends_on_test"] else ""
     if better:
-        c = confirmed[rank_key(min(better)[1])]
-        v = c["vs_baseline"]
         return (f"Within {params.search.max_parameters} parameters and {params.train.epochs} epochs, the lowest "
                 f"validation MSE found is {entry_text(c['entry'])}: mean {_g(c['validate_mse']['mean'], '.6f')} on "
-                f"{n} fresh replicates, {_g(-v['mean_diff'], '.6f')} below {baseline} (uncorrected 95 % CI of the difference "
-                f"[{_g(v['ci_low'], '.6f')}, {_g(v['ci_high'], '.6f')}], p = {_g(v['p_value'], '.2g')} corrected for "
-                f"{top}).")
-    c = confirmed[rank_key(1)]
-    v = c["vs_baseline"]
+                f"{n} fresh replicates, {_g(-v['mean_diff'], '.6f')} below {baseline} ({evidence}){robust}.")
     return (f"No strategy of the search beats {baseline} detectably: its best, {entry_text(c['entry'])}, differs "
-            f"by {_g(v['mean_diff'], '+.6f')} on {n} fresh replicates (uncorrected 95 % CI [{_g(v['ci_low'], '.6f')}, "
-            f"{_g(v['ci_high'], '.6f')}], corrected p = {_g(v['p_value'], '.2g')}); the confirmation would have "
-            f"detected an improvement of about {_g(v['detectable'], '.6f')} (80 % power).")
+            f"by {_g(v['mean_diff'], '+.6f')} on {n} fresh replicates ({evidence}){robust}; the confirmation would "
+            f"have detected an improvement of about {_g(v['detectable'], '.6f')} (80 % power).")

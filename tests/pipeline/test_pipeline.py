@@ -12,6 +12,7 @@ from scipy import stats
 from tests.conftest import REPO
 from tests.helpers import TINY, commit_results, dvc, make_repo, ran_stages, restore, run, stale_stages
 from tests.helpers import write_params
+from tests.recompute import check_family
 
 pytestmark = pytest.mark.integration
 
@@ -103,15 +104,8 @@ def test_statistics_recomputed_from_the_replicates_match_the_metrics(repo):
         assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-12)
     compare = _json(repo, "metrics/compare.json")
     base = data["optax_adam"]["validate_mse"]
-    for m in ("gd", "keras"):
-        test = stats.ttest_rel(data[m]["validate_mse"], base)
-        c = compare[m]
-        assert c["mean_diff"] == pytest.approx((data[m]["validate_mse"] - base).mean(), rel=1e-12)
-        assert (c["ci_low"], c["ci_high"]) == pytest.approx(tuple(test.confidence_interval(0.95)), rel=1e-12)
-        assert c["p_value"] == pytest.approx(min(1.0, test.pvalue * 2), rel=1e-12)  # Bonferroni over 2 models
-        assert c["win_rate"] == (data[m]["validate_mse"] < base).mean()
-        assert c["verdict"] == ("no detectable difference" if c["p_value"] >= 0.05
-                                else "better" if c["mean_diff"] < 0 else "worse")
+    assert set(compare) == {"gd", "keras"} and not any(data[m]["diverged"].any() for m in data)
+    check_family(compare, {m: (data[m]["validate_mse"], base) for m in ("gd", "keras")}, rel=1e-12)
 
 
 def test_a_sweep_that_reaches_divergence_marks_it(repo):

@@ -13,11 +13,11 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from scipy import stats
 
 from nnreg.core.network import parameter_count
 from tests.conftest import copy_project
 from tests.helpers import TINY, edited, env_for, run, write_params
+from tests.recompute import check_family
 
 OUTPUTS = ("metrics/search.json", "plots/search/trials.csv", "plots/search/confirm.csv")
 JOURNAL = "models/search.journal"
@@ -120,6 +120,7 @@ def test_every_trial_keeps_the_bound_and_the_confirmation_recomputes(project):
     top = 2
     assert set(confirm["rank"]) == {1, 2}
     order = sorted(np.flatnonzero(complete), key=lambda i: (trials["score"][i], i))[:top]
+    pairs = {}
     for rank, i in enumerate(order, start=1):
         rows = confirm["rank"] == rank
         c = metrics["confirmed"][f"rank_{rank}"]
@@ -127,14 +128,14 @@ def test_every_trial_keeps_the_bound_and_the_confirmation_recomputes(project):
         model = confirm["validate_mse"][rows].astype(np.float32).astype(np.float64)
         base = seeds["validate_mse"].astype(np.float32).astype(np.float64)
         np.testing.assert_array_equal(confirm["baseline_validate_mse"][rows].astype(np.float32), base.astype(np.float32))
-        test = stats.ttest_rel(model, base)
-        ci = test.confidence_interval(0.95)
-        v = c["vs_baseline"]
-        assert v["mean_diff"] == pytest.approx(np.mean(model - base), rel=1e-9, abs=1e-15)
-        assert (v["ci_low"], v["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9, abs=1e-15)
-        assert v["p_value"] == pytest.approx(min(1.0, test.pvalue * top), rel=1e-9)
-        assert v["win_rate"] == pytest.approx(np.mean(model < base))
+        pairs[f"rank_{rank}"] = (model, base)
         assert c["validate_mse"]["mean"] == pytest.approx(np.mean(model), rel=1e-6)
+        # The gap to the search score: the two noise floors' difference plus the selection, adding up.
+        g = c["gap"]
+        assert g["total"] == pytest.approx(c["validate_mse"]["mean"] - c["score"], rel=1e-9)
+        assert g["noise_floor"] + g["selection"] == pytest.approx(g["total"], rel=1e-9, abs=1e-15)
+        assert g["selection"] == pytest.approx(c["true_mse"]["mean"] - trials["true_mse"][i], rel=1e-6, abs=1e-12)
+    check_family({k: c["vs_baseline"] for k, c in metrics["confirmed"].items()}, pairs)
     assert metrics["answer"] and metrics["best"]["trial"] == metrics["confirmed"]["rank_1"]["trial"]
 
     # The best trial's entry, pasted into models:, trains the same replicates through seeds@.

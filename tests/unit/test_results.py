@@ -10,6 +10,7 @@ from scipy import stats
 
 from nnreg.params.load import load_params
 from tests.conftest import REPO
+from tests.recompute import check_family
 from tests.shared import LECTURE_TABLE, assert_printed_as
 
 EXERCISE_MODELS = ("deep", "deep_schedule", "deep_schedule_l2", "adam_l2")  # the lecture's four strategies
@@ -78,15 +79,10 @@ def test_committed_replicate_statistics_follow_from_the_committed_replicates():
             ci = stats.ttest_1samp(values, 0).confidence_interval(0.95)
             assert seeds[key]["mean"] == pytest.approx(values.mean(), rel=1e-9), (m, key)
             assert (seeds[key]["ci_low"], seeds[key]["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
-        if m == baseline:
-            continue
-        both = ok & (data[baseline]["diverged"] == 0)
-        test = stats.ttest_rel(d["validate_mse"][both], data[baseline]["validate_mse"][both])
-        c = compare[m]
-        assert c["p_value"] == pytest.approx(min(1.0, test.pvalue * (len(models) - 1)), rel=1e-9)
-        assert (c["ci_low"], c["ci_high"]) == pytest.approx(tuple(test.confidence_interval(0.95)), rel=1e-9)
-        assert c["verdict"] == ("no detectable difference" if c["p_value"] >= 0.05
-                                else "better" if c["mean_diff"] < 0 else "worse")
+    assert not any(d["diverged"].any() for d in data.values())
+    check_family(compare, {m: (data[m]["validate_mse"], data[baseline]["validate_mse"]) for m in compare})
+    # Hand GD and Optax SGD give the same bits: one hypothesis of the family, not two.
+    assert compare["optax_sgd"]["hypothesis"] == "gd" and compare["gd"]["family"] == len(models) - 2
     # Over seeds, hand GD is far from its lucky single-seed 0.042.
     assert _metrics("seeds/gd.json")["validate_mse"]["mean"] > 0.06
 

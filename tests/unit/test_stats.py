@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from nnreg.core.stats import best_learning_rate, compare_paired, describe, summarize_replicates, sweep_table
-from nnreg.core.stats import verdict
+from nnreg.core.stats import best_learning_rate, compare_family, compare_paired, describe, holm, summarize_replicates
+from nnreg.core.stats import sweep_table, verdict, win_interval
+from tests.recompute import check_family
 
 RNG = np.random.default_rng(0)
 A = 0.042 + 0.002 * RNG.standard_normal(32)
@@ -32,25 +33,75 @@ def test_diverged_replicates_are_counted_not_averaged():
     assert s["validate_mse"]["mean"] == pytest.approx(np.delete(A, [3, 7]).mean())
 
 
-def test_paired_comparison_is_scipy_s_paired_t_test_bonferroni_corrected():
-    b = A + 0.0005 + 0.0003 * RNG.standard_normal(32)  # worse by about 5e-4
-    none = np.zeros(32, bool)
-    c = compare_paired(b, A, none, none, n_comparisons=6)
-    test = sp.ttest_rel(b, A)
-    assert c["mean_diff"] == pytest.approx((b - A).mean())
-    assert (c["ci_low"], c["ci_high"]) == pytest.approx(tuple(test.confidence_interval(0.95)))
-    assert c["p_value"] == pytest.approx(min(1.0, 6 * test.pvalue))
-    assert c["win_rate"] == (b < A).mean() and c["n_pairs"] == 32
-    assert c["verdict"] == "worse"
-    assert compare_paired(A, b, none, none, 6)["verdict"] == "better"
-    noisy = A + 0.002 * RNG.standard_normal(32)
-    assert compare_paired(noisy, A, none, none, 6)["verdict"] == "no detectable difference"
-    # Corrected for many comparisons, a difference that one test detects is no longer detectable.
+def test_a_family_of_comparisons_is_scipy_s_tests_corrected_by_holm():
+    """Each comparison is scipy's paired t-test, Wilcoxon's and a BCa bootstrap; the family's
+    p-values are Holm's (recomputed by its definition in tests/recompute.py), and the simultaneous
+    intervals are the t intervals at 1 - 0.05 / family."""
+    worse = A + 0.0005 + 0.0003 * RNG.standard_normal(32)
     slight = A + 0.0001 + 0.0002 * RNG.standard_normal(32)
-    p = sp.ttest_rel(slight, A).pvalue
-    assert p < 0.05 < 100 * p
-    assert compare_paired(slight, A, none, none, n_comparisons=1)["verdict"] == "worse"
-    assert compare_paired(slight, A, none, none, n_comparisons=100)["verdict"] == "no detectable difference"
+    noisy = A + 0.002 * RNG.standard_normal(32)
+    pairs = {"worse": (worse, A), "slight": (slight, A), "noisy": (noisy, A), "better": (A - 0.0004 + 0.0003 *
+                                                                                          RNG.standard_normal(32), A)}
+    none = np.zeros(32, bool)
+    found = compare_family({k: (m, b, none, none) for k, (m, b) in pairs.items()})
+    check_family(found, pairs)
+    assert found["worse"]["verdict"] == "worse" and found["better"]["verdict"] == "better"
+    assert found["noisy"]["verdict"] == "no detectable difference" and found["worse"]["family"] == 4
+
+
+def test_holm_has_bonferroni_s_guarantee_and_rejects_more():
+    """Holm on a textbook example (p = 0.01, 0.04, 0.03, 0.005: adjusted 0.03, 0.06, 0.06, 0.02),
+    never above Bonferroni's, and under the null its rejections stay at most 5 % of families."""
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    p = RNG.uniform(size=(2000, 6))
+    adjusted = np.array([holm(row) for row in p])
+    assert np.all(adjusted <= np.minimum(1, 6 * p) + 1e-15)
+    assert np.mean((adjusted < 0.05).any(axis=1)) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000)
+    # Where Bonferroni detects nothing and Holm detects: the second of two p-values below 0.05 / 2.
+    assert (holm([0.02, 0.04]) < 0.05).all() and not (np.minimum(1, 2 * np.array([0.02, 0.04])) < 0.05).all()
+
+
+def test_models_with_the_same_numbers_are_one_hypothesis():
+    """Hand GD and Optax SGD give the same bits: one hypothesis of the family, not two."""
+    b = A + 0.0003 + 0.0003 * RNG.standard_normal(32)
+    c = A + 0.001 * RNG.standard_normal(32)
+    none = np.zeros(32, bool)
+    found = compare_family({"gd": (b, A, none, none), "sgd": (b.copy(), A, none, none), "other": (c, A, none, none)})
+    assert found["gd"]["family"] == found["other"]["family"] == 2
+    assert found["sgd"]["hypothesis"] == "gd" and found["sgd"]["p_value"] == found["gd"]["p_value"]
+    check_family(found, {"gd": (b, A), "sgd": (b.copy(), A), "other": (c, A)})
+
+
+def test_a_verdict_that_depends_on_the_test_is_flagged():
+    """Heavy tails: one huge difference drives the t-test's mean, the signed ranks see the rest.
+    Here most replicates are slightly better and one is far worse: Wilcoxon says better, the
+    t-test sees no difference."""
+    d = np.full(32, -0.0002) + 0.00002 * RNG.standard_normal(32)
+    d[0] = 0.01
+    none = np.zeros(32, bool)
+    c = compare_family({"tailed": (A + d, A, none, none)})["tailed"]
+    assert c["verdict"] == "no detectable difference" and c["verdict_wilcoxon"] == "better"
+    assert c["depends_on_test"] is True
+    assert sp.wilcoxon(d).pvalue == pytest.approx(c["p_wilcoxon"], rel=1e-12)
+
+
+def test_the_win_rate_interval_is_the_exact_binomial_one():
+    """16 of 32 gives 32 % to 68 % (scipy's binomtest, exact); 0 of 32 starts at 0, 32 of 32 ends at 1."""
+    for k in (0, 5, 16, 31, 32):
+        ci = sp.binomtest(k, 32).proportion_ci(0.95, method="exact")
+        assert win_interval(k, 32) == pytest.approx((ci.low, ci.high), rel=1e-12, abs=1e-15)
+    assert win_interval(16, 32) == pytest.approx((0.3189, 0.6811), abs=1e-4)
+    low, high = win_interval(16.5, 32)  # a tie among them: between 16's and 17's
+    assert win_interval(16, 32)[0] < low < win_interval(17, 32)[0] and high < win_interval(17, 32)[1]
+
+
+def test_the_bca_interval_is_scipy_s_and_close_to_t_s_for_normal_data():
+    d = 0.001 + 0.002 * np.random.default_rng(5).standard_normal(400)
+    none = np.zeros(400, bool)
+    c = compare_family({"m": (d, np.zeros(400), none, none)})["m"]
+    boot = sp.bootstrap((d,), np.mean, method="BCa", rng=np.random.default_rng(0)).confidence_interval
+    assert (c["bca_low"], c["bca_high"]) == pytest.approx((boot.low, boot.high), rel=1e-12)
+    assert (c["bca_low"], c["bca_high"]) == pytest.approx((c["ci_low"], c["ci_high"]), rel=0.05)
 
 
 def test_a_paired_comparison_uses_the_replicates_where_both_stayed_finite():
@@ -59,27 +110,30 @@ def test_a_paired_comparison_uses_the_replicates_where_both_stayed_finite():
     model_bad[:4] = True  # the model diverged on 4: it loses those
     base_bad[4:6] = True  # the baseline on 2: the model wins those
     b[:4] = np.nan
-    c = compare_paired(b, A, model_bad, base_bad, 1)
+    c = compare_paired(b, A, model_bad, base_bad)
     assert c["n_pairs"] == 26 and c["win_rate"] == pytest.approx(2 / 32)
     assert c["mean_diff"] == pytest.approx(0.001) and c["ci_low"] == c["ci_high"] == pytest.approx(0.001)
-    assert c["verdict"] == "worse"  # a constant shift: p = 0
-    same = compare_paired(A, A, np.zeros(32, bool), np.zeros(32, bool), 3)
+    assert compare_family({"b": (b, A, model_bad, base_bad)})["b"]["verdict"] == "worse"  # a constant shift: p = 0
+    same = compare_family({"a": (A, A, np.zeros(32, bool), np.zeros(32, bool))})["a"]
     assert same["mean_diff"] == 0 and same["p_value"] == 1.0 and same["verdict"] == "no detectable difference"
-    assert compare_paired(b, A, np.ones(32, bool), base_bad, 1)["mean_diff"] is None
+    assert same["win_rate"] == 0.5  # every replicate a tie
+    assert compare_paired(b, A, np.ones(32, bool), base_bad)["mean_diff"] is None
 
 
-def test_a_tie_is_no_win_and_a_pair_where_both_diverged_is_no_win_either():
+def test_a_tie_counts_half_and_a_pair_where_both_diverged_is_a_tie():
     """win_rate counts the replicates where the model is strictly lower, or finite where the
-    baseline diverged: an equal MSE is no win, and neither is a replicate where both diverged."""
+    baseline diverged, and half of those where they tie: an equal MSE, or both diverged."""
     b = A.copy()
     b[:8] = A[:8] - 0.001  # lower on 8
-    b[8:16] = A[8:16]  # equal on 8: no win
+    b[8:16] = A[8:16]  # equal on 8: half a win each
     model_bad, base_bad = np.zeros(32, bool), np.zeros(32, bool)
-    model_bad[16:20] = base_bad[16:20] = True  # both diverged on 4: no win, no pair
+    model_bad[16:20] = base_bad[16:20] = True  # both diverged on 4: half a win each, no pair
     base_bad[20:22] = True  # only the baseline on 2: wins
     b[16:20] = np.nan
-    c = compare_paired(b, A, model_bad, base_bad, 1)
-    assert c["win_rate"] == pytest.approx((8 + 2) / 32)
+    b[22:] = A[22:] + 0.001  # higher on the other 10: losses
+    c = compare_paired(b, A, model_bad, base_bad)
+    assert c["win_rate"] == pytest.approx((8 + 2 + 0.5 * (8 + 4)) / 32)
+    assert (c["win_low"], c["win_high"]) == pytest.approx(win_interval(16, 32))
     assert c["n_pairs"] == 32 - 4 - 2
 
 
