@@ -74,3 +74,30 @@ def train_optax(theta, x, y, epochs, solver, l2=None):
         return optax.apply_updates(theta, updates), opt_state
 
     return jax.lax.fori_loop(0, epochs, update, (theta, solver.init(theta)))[0]
+
+
+def train_armijo(theta, x, y, epochs, init_value=0.01, backtrack_factor=0.5, armijo_c=0.001, max_backtrack_steps=20):
+    """The lecture's latest exercise strategy (QuantEcon/lecture-jax e5d26bf, `train_jax_armijo_ls`):
+    gradient descent whose step starts at `init_value` at every epoch and is multiplied by
+    `backtrack_factor` until loss(theta - a g) <= loss(theta) - armijo_c a sum(g**2), at most
+    `max_backtrack_steps` times."""
+
+    def update_step(theta_current):
+        current_loss = loss_fn(theta_current, x, y)
+        g = loss_gradient(theta_current, x, y)
+        g_norm_sq = jax.tree.reduce(lambda a, b: a + jnp.sum(b**2), g, initializer=0.0)
+
+        def cond_fn(args):
+            alpha, step_count = args
+            threshold = current_loss - armijo_c * alpha * g_norm_sq
+            candidate = jax.tree.map(lambda p, g_leaf: p - alpha * g_leaf, theta_current, g)
+            return (loss_fn(candidate, x, y) > threshold) & (step_count < max_backtrack_steps)
+
+        def body_fn(args):
+            alpha, step_count = args
+            return alpha * backtrack_factor, step_count + 1
+
+        alpha, _ = jax.lax.while_loop(cond_fn, body_fn, (init_value, 0))
+        return jax.tree.map(lambda p, g_leaf: p - alpha * g_leaf, theta_current, g)
+
+    return jax.lax.fori_loop(0, epochs, lambda _, theta: update_step(theta), theta)

@@ -19,4 +19,5 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": partial(jax.nn.gelu, approximate=False),
     "sigmoid": jax.nn.sigmoid,
     "elu": jax.nn.elu,
+    "selu": jax.nn.selu,
 }

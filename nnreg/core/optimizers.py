@@ -1,23 +1,29 @@
 """Optimizers with Optax's `init`/`update` shape, by the names params.yaml uses, so one training
 loop (`nnreg.core.training.make_train_fn`) drives them all.
 
-`gd` is written by hand over the parameter pytree (no optimizer library); every other name
-is Optax's function, with a fixed learning rate or one of Optax's schedules (SCHEDULES). The
-two tables are the vocabulary: `nnreg.params.schema` takes its names from them.
+`gd` is written by hand over the parameter pytree (no optimizer library); `armijo` is gradient
+descent with Armijo's backtracking line search, as the lecture's latest version writes it, built
+from Optax's `scale_by_backtracking_linesearch`; every other name is Optax's function, with a
+fixed learning rate or one of Optax's schedules (SCHEDULES). The two tables are the vocabulary:
+`nnreg.params.schema` takes its names from them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
 
 
 class Optimizer(NamedTuple):
-    """A pair of pure functions, as `optax.GradientTransformation`."""
+    """A pair of pure functions, as `optax.GradientTransformation`. A line search's `update` also
+    takes the objective's `value` at the params, its `grad` and `value_fn(params) -> value`
+    (`optax.GradientTransformationExtraArgs`'s keywords)."""
 
     init: Callable[[Any], Any]  # params -> state
-    update: Callable[..., tuple[Any, Any]]  # (grads, state, params) -> (updates, state)
+    update: Callable[..., tuple[Any, Any]]  # (grads, state, params[, value=, grad=, value_fn=]) -> (updates, state)
+    line_search: bool = False
 
 
 class GradientDescentState(NamedTuple):
@@ -38,6 +44,27 @@ def gradient_descent(learning_rate) -> Optimizer:
         return jax.tree.map(lambda g: -learning_rate * g, grads), state
 
     return Optimizer(init, update)
+
+
+def armijo(learning_rate, decrease_factor: float = 0.5, slope_rtol: float = 0.001,
+           max_backtracking_steps: int = 20) -> Optimizer:
+    """Gradient descent whose step is found again at every epoch: it starts at `learning_rate` and
+    is multiplied by `decrease_factor` until `value_fn(params - step * g) <= value - slope_rtol *
+    step * sum(g**2)` (Armijo's sufficient decrease), at most `max_backtracking_steps` times (the
+    last step is then taken whatever it gives). The defaults are the lecture's (0.01 to start).
+
+    Optax's line search on the direction -g (`optax.scale(-1.0)`), its guess `learning_rate` at
+    every epoch (`increase_factor=inf` under `max_learning_rate`): the steps the lecture's
+    `train_jax_armijo_ls` takes, but for two things Optax decides otherwise. It sums g**2 over
+    the leaves in another order and tests `(new - value) - step * c * slope <= 0` rather than
+    `new <= value - c * step * g**2`, so a step on the boundary, to the last bit, may go the
+    other way; and it refuses a step whose loss is not a number, where the lecture's test
+    (`loss > threshold` is false for NaN) accepts it."""
+    import optax
+
+    return Optimizer(*optax.chain(optax.scale(-1.0), optax.scale_by_backtracking_linesearch(
+        max_backtracking_steps=max_backtracking_steps, slope_rtol=slope_rtol, decrease_factor=decrease_factor,
+        increase_factor=math.inf, max_learning_rate=learning_rate)), line_search=True)
 
 
 def _optax(name: str, **fixed) -> Callable[..., Optimizer]:
@@ -64,10 +91,12 @@ OPTAX: dict[str, tuple[str, dict]] = {
     "lion": ("lion", {}),
 }
 
-# params.yaml's optimizer names -> `make(learning_rate, **settings)`: the hand-written gd, then Optax's.
+# params.yaml's optimizer names -> `make(learning_rate, **settings)`: the hand-written gd, Optax's, then
+# Armijo's line search.
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "gd": lambda learning_rate: gradient_descent(learning_rate),
     **{name: _optax(function, **fixed) for name, (function, fixed) in OPTAX.items()},
+    "armijo": armijo,
 }
 
 # params.yaml's schedule names -> Optax's functions (the same arguments).

@@ -100,6 +100,12 @@ def make_gradient(activation: Activation = "tanh", l2=0.0) -> Callable:
     return jax.value_and_grad(make_loss(activation, l2), has_aux=True)
 
 
+def line_search_args(optimizer: Optimizer, value, grads, value_fn: Callable) -> dict:
+    """What a line search's `update` takes beside the gradients (the objective's value, its
+    gradient and the objective itself at other params); nothing for any other optimizer."""
+    return dict(value=value, grad=grads, value_fn=value_fn) if optimizer.line_search else {}
+
+
 def make_epoch(optimizer: Optimizer, activation: str = "tanh", l2: float = 0.0,
                validate_every_epoch: bool = True, gradient: Callable | None = None) -> Callable:
     """`epoch(carry, index, data) -> (carry, (train_loss, validate_loss))`: one full-batch
@@ -108,12 +114,14 @@ def make_epoch(optimizer: Optimizer, activation: str = "tanh", l2: float = 0.0,
     computes the loss and its gradient (default `make_gradient(activation, l2)`; the search
     passes a switch over several activations' gradients)."""
     loss_and_grad = gradient or make_gradient(activation, l2)
+    objective = make_loss(activation, l2)
 
     def epoch(carry, index, data):
         params, opt_state, first_bad = carry
         x, y, x_validate, y_validate = data
-        (_, train_loss), grads = loss_and_grad(params, x, y)
-        updates, new_state = optimizer.update(grads, opt_state, params)
+        (value, train_loss), grads = loss_and_grad(params, x, y)
+        updates, new_state = optimizer.update(grads, opt_state, params, **line_search_args(
+            optimizer, value, grads, lambda p: objective(p, x, y)[0]))
         new_params = apply_updates(params, updates)
         bad = ~jnp.isfinite(train_loss)
         if validate_every_epoch:
@@ -182,6 +190,7 @@ def _train_shared_x(optimizer: Optimizer, epochs: int, activation: str, l2: floa
     tens of epochs (tested: `test_training.py::test_the_shared_forward_pass_...`).
     """
     loss_and_grad = jax.value_and_grad(make_loss(activation, l2, with_predictions=True), has_aux=True)
+    objective = make_loss(activation, l2)
     nan = jnp.float32(jnp.nan)
 
     def train(params: Network, x, y, x_validate, y_validate):
@@ -189,12 +198,13 @@ def _train_shared_x(optimizer: Optimizer, epochs: int, activation: str, l2: floa
 
         def epoch(carry, index):
             previous, current, first_bad = carry  # (params, optimizer state) before updates t-1 and t
-            (_, (train_loss, predictions)), grads = loss_and_grad(current[0], x, y)
+            (value, (train_loss, predictions)), grads = loss_and_grad(current[0], x, y)
             last_validate = jnp.mean((predictions - y_validate) ** 2)  # epoch t-1's validation loss
             went_bad = (index > 0) & (first_bad < 0) & ~jnp.isfinite(last_validate)
             first_bad = jnp.where(went_bad, index - 1, first_bad)
             already_bad = first_bad >= 0
-            updates, new_state = optimizer.update(grads, current[1], current[0])
+            updates, new_state = optimizer.update(grads, current[1], current[0], **line_search_args(
+                optimizer, value, grads, lambda p: objective(p, x, y)[0]))
             updated = (apply_updates(current[0], updates), new_state)
             first_bad = first_bad_epoch(first_bad, index, ~jnp.isfinite(train_loss))
             kept = hold(went_bad, previous, current)

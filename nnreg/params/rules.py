@@ -88,6 +88,7 @@ Rate = Annotated[Float, Bounds(gt=0, le=1e3)]
 Unit = Annotated[Float, Bounds(ge=0, lt=1)]
 Nonneg = Annotated[Float, Bounds(ge=0, le=1e6)]
 Steps = Annotated[Int, Bounds(ge=1, le=10**9)]
+Halvings = Annotated[Int, Bounds(ge=0, le=100)]
 def list_with_rule(item, check: Callable[[tuple], bool], text: str, schema: dict):
     """A list in YAML, a tuple in Python, with one rule over the whole list."""
     return Annotated[tuple[item, ...], Strict(False), Rule(check, text, schema)]

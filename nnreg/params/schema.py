@@ -109,12 +109,15 @@ class JaxModel(Section):
         if self.optimizer == "gd" and self.schedule is not None:
             raise field_error("schedule", "the hand-written gd takes a fixed learning_rate (use optimizer sgd for "
                                            "a schedule)")
+        if self.optimizer == "armijo" and self.schedule is not None:
+            raise field_error("schedule", "armijo takes a fixed learning_rate: its line search's first step at "
+                                           "every epoch")
         return self
 
     @classmethod
     def _schema_rules(cls) -> dict:
         given = lambda key: {"required": [key], "properties": {key: {"not": {"type": "null"}}}}  # noqa: E731
-        if cls.model_fields["optimizer"].annotation == Literal["gd"]:
+        if cls.model_fields["optimizer"].annotation in (Literal["gd"], Literal["armijo"]):
             return {"allOf": [given("learning_rate"), {"properties": {"schedule": {"type": "null"}}}]}
         return {"oneOf": [given("learning_rate"), given("schedule")]}
 
@@ -175,7 +178,9 @@ _RESERVED_NAMES = ("size", "nfiles")
 
 
 def _default_models() -> dict[str, Model]:
-    """The lecture's four ways, then the four strategies of its Exercise 23.1."""
+    """The lecture's four ways, then the strategies of its Exercise 23.1 in every version
+    (`nnreg.report.lecture.LECTURE_VERSIONS`): the four of the version nnreg follows, then the
+    others' (ELU and SELU, then schedule + L2 on the baseline network and Armijo's line search)."""
     deep = (1, 6, 6, 6, 6, 6, 1)
     decay = {"name": "exponential_decay", "init_value": 0.003, "transition_steps": 1000, "decay_rate": 0.5}
     return {
@@ -187,6 +192,11 @@ def _default_models() -> dict[str, Model]:
         "deep_schedule": JaxModel.of("adam", schedule=decay, layer_sizes=deep),
         "deep_schedule_l2": JaxModel.of("adam", schedule=decay, l2=0.001, layer_sizes=deep),
         "adam_l2": JaxModel.of("adam", learning_rate=0.001, l2=0.001),
+        "elu": JaxModel.of("adam", learning_rate=0.001, activation="elu"),
+        "selu": JaxModel.of("adam", learning_rate=0.001, activation="selu"),
+        "schedule_l2": JaxModel.of("adam", schedule=decay, l2=0.001),
+        "armijo": JaxModel.of("armijo", learning_rate=0.01, decrease_factor=0.5, slope_rtol=0.001,
+                              max_backtracking_steps=20),
     }
 
 

@@ -26,13 +26,15 @@ from pydantic import Field, create_model, model_validator
 from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.initializers import INITIALIZERS
 from nnreg.core.network import parameter_count
-from nnreg.core.optimizers import OPTIMIZERS
+from nnreg.core.optimizers import OPTIMIZERS as ALL_OPTIMIZERS
 from nnreg.params.messages import show
 from nnreg.params.rules import Bounds, Float, Int, LayerSizes, Nonneg, Seed, Unit, list_with_rule
 from nnreg.params.section import Section, field_error
 from nnreg.params.vocabulary import SETTINGS, Activation, Init
 
 MAX_TRIALS = 10**6
+# The optimizers the search's programs can train: not yet a line search (armijo).
+OPTIMIZERS = tuple(name for name in ALL_OPTIMIZERS if name != "armijo")
 MAX_SHAPES = 4096
 
 
@@ -234,7 +236,7 @@ class SearchParams(Section):
                                     f"must be a list of 1 to {MAX_SHAPES} different layer_sizes",
                                     {"minItems": 1, "maxItems": MAX_SHAPES})] = Field(
         None, description="instead of depth x width")
-    activations: _unique(Activation) = tuple(ACTIVATIONS)
+    activations: _unique(Activation) = tuple(a for a in ACTIVATIONS if a != "selu")  # selu: not yet searched
     inits: _unique(Init) = tuple(INITIALIZERS)
     optimizers: OptimizersSpace = Field(default_factory=_default_optimizers)
     learning_rate: LogRange = (1e-4, 0.1)

@@ -11,7 +11,7 @@ from typing import Literal
 from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.initializers import INITIALIZERS
 from nnreg.core.optimizers import OPTIMIZERS
-from nnreg.params.rules import Bool, Nonneg, Unit
+from nnreg.params.rules import Bool, Halvings, Nonneg, Unit
 
 # params.yaml's `trainer:` names, each a module of nnreg.trainers; jax when an entry gives none.
 TRAINERS = ("jax", "keras")
@@ -21,7 +21,8 @@ Activation = Literal[tuple(ACTIVATIONS)]
 Init = Literal[tuple(INITIALIZERS)]
 
 
-# Each optimizer's own settings beyond the common keys, as Optax names them (gd has none).
+# Each optimizer's own settings beyond the common keys, as Optax names them (gd has none; armijo's
+# learning_rate is its line search's first step at every epoch).
 SETTINGS: dict[str, dict] = {
     "sgd": dict(momentum=Unit, nesterov=Bool),
     "momentum": dict(momentum=Unit),
@@ -31,6 +32,7 @@ SETTINGS: dict[str, dict] = {
     "rmsprop": dict(decay=Unit, eps=Nonneg, initial_scale=Nonneg, centered=Bool, momentum=Unit, nesterov=Bool),
     "adagrad": dict(initial_accumulator_value=Nonneg, eps=Nonneg),
     "lion": dict(b1=Unit, b2=Unit, weight_decay=Nonneg),
+    "armijo": dict(decrease_factor=Unit, slope_rtol=Unit, max_backtracking_steps=Halvings),
 }
 if not set(SETTINGS) <= set(OPTIMIZERS):
     raise ImportError(f"settings for optimizers nnreg.core.optimizers lacks: {sorted(set(SETTINGS) - set(OPTIMIZERS))}")

@@ -16,6 +16,10 @@ METHOD_NAMES = {
     "deep_schedule": "2. Deeper network + LR schedule",
     "deep_schedule_l2": "3. Strategy 2 + L2 regularization",
     "adam_l2": "4. Baseline + L2 regularization",
+    "elu": "ELU activation",
+    "selu": "SELU activation",
+    "schedule_l2": "LR schedule and L2 regularization",
+    "armijo": "Baseline + Armijo line search",
 }
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from nnreg.params.export import to_dict
+from nnreg.report.labels import fmt, method_name
 from nnreg.params.schema import Params
 
 # The lecture's published MSEs (a Colab GPU), shown beside ours.
@@ -13,14 +16,40 @@ LECTURE_TABLE = {
     "optax_adam": {"train_mse": 0.035879, "validate_mse": 0.040869},
 }
 
-# The validation MSEs of the lecture's Exercise 23.1 solution (one seed: data 14, init 1234).
+# The validation MSEs of the lecture's Exercise 23.1 solution (one seed: data 14, init 1234), as
+# the version nnreg follows prints them, and its current version's winner (the same data).
 LECTURE_EXERCISE = {
     "optax_adam": 0.0408687,
     "deep": 0.041686,
     "deep_schedule": 0.041633,
     "deep_schedule_l2": 0.040845,
     "adam_l2": 0.040959,
+    "armijo": 0.040810,
 }
+
+
+class LectureVersion(NamedTuple):
+    """A version of the lecture's Exercise 23.1 (QuantEcon/lecture-jax): its strategies as
+    nnreg's models, the one it called the winner, and the validation MSEs it printed that are
+    known (its repository keeps the code, not the output)."""
+
+    commits: str
+    date: str
+    pull_request: int
+    strategies: tuple[str, ...]
+    winner: str
+    printed: dict
+
+
+LECTURE_VERSIONS = (
+    LectureVersion("69d51f2", "2025-11-29", 254, ("deep", "deep_schedule", "elu", "selu"), "deep_schedule",
+                   {"deep_schedule": 0.040878}),
+    LectureVersion("e544012 to 0039a74", "2025-12-04", 261, ("deep", "deep_schedule", "deep_schedule_l2", "adam_l2"),
+                   "deep_schedule_l2", {m: LECTURE_EXERCISE[m] for m in ("deep", "deep_schedule", "deep_schedule_l2",
+                                                                          "adam_l2")}),
+    LectureVersion("e5d26bf", "2026-07-09", 268, ("schedule_l2", "armijo"), "armijo", {"armijo": 0.040810}),
+)
+FOLLOWED = LECTURE_VERSIONS[1]  # the version nnreg's data and defaults follow (the data changed at #261)
 
 
 
@@ -40,3 +69,34 @@ def lecture_differences(params: Params, model: str) -> list[str]:
         return [f"models.{model}"]
     return [k for section in ("data", "network", "train")
             for k in _differing_keys(mine[section], lecture[section], section)] + _differing_keys(mine["models"][model], lecture["models"][model], f"models.{model}")
+
+
+def versions_markdown(single: dict, compare: dict, baseline: str, n_seeds: int) -> str:
+    """Each version of the lecture's exercise, each of its strategies that `models:` holds: the
+    validation MSE the lecture printed for it (one seed) where it is known, nnreg's single run,
+    and its paired difference from `baseline` over the replicates with the verdict; then whether
+    each version's winner wins."""
+    body, winners = [], []
+    for v in LECTURE_VERSIONS:
+        for model in v.strategies:
+            if model not in compare:
+                continue
+            c = compare[model]
+            won = " (its winner)" if model == v.winner else ""
+            verdict = c["verdict"] + (f" (Wilcoxon: {c['verdict_wilcoxon']})" if c["depends_on_test"] else "")
+            body.append(f"| {v.commits}: {method_name(model)}{won} | #{v.pull_request}, {v.date} | "
+                        f"{fmt(v.printed.get(model), 6) if model in v.printed else ''} | {fmt(single.get(model), 6)} | "
+                        f"{fmt(c['mean_diff'], 6, True)} [{fmt(c['ci_low'], 6, True)}, {fmt(c['ci_high'], 6, True)}] | "
+                        f"{'n/a' if c['p_value'] is None else format(c['p_value'], '.2g')} | {verdict} |")
+            if model == v.winner:
+                winners.append(f"{v.commits}'s {method_name(model)} is {c['verdict']}")
+    if not body:
+        return ""
+    header = (f"| Lecture version: strategy | Pull request, date | Validation MSE, one seed, as printed | "
+              f"nnreg's single run | Over {n_seeds} replicates: paired difference from {baseline} [95 % CI] | "
+              f"p (Holm) | Verdict |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n")
+    return (header + "\n".join(body) + f"\n\nnnreg's data and defaults follow {FOLLOWED.commits} (the data changed "
+            f"there: 69d51f2's printed numbers are of other data); its single runs of the other versions' strategies "
+            f"are on that data. The lecture's repository keeps its code, not its output: a printed number is given "
+            f"where it is known. Over the replicates, "
+            + ("; ".join(winners) if winners else "no version's winner is among the models") + ".\n")

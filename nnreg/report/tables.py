@@ -10,7 +10,7 @@ import numpy as np
 
 from nnreg.report.comparisons import COMPARISON_HEADER, comparison_cells, family_note
 from nnreg.report.labels import LECTURE_MODELS, fmt, method_name
-from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE
+from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE, versions_markdown
 from nnreg.search.space import entry_text, ranked
 
 def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> list[dict]:
@@ -229,6 +229,11 @@ def summary_page(params, rows: list[dict], seed_rows: list[dict], search: Mappin
         sections.append(f"## Exercise 23.1: strategies against {method_name(baseline)} (the same single run)\n\n"
                         + exercise_markdown(exercise_rows, next(r for r in rows if r["model"] == baseline),
                                             differences))
+    versions = versions_markdown({r["model"]: r["validate_mse"] for r in rows},
+                                 {r["model"]: r["vs_baseline"] for r in seed_rows if r["vs_baseline"]}, baseline,
+                                 stats.n_seeds)
+    if versions:
+        sections.append("## Every version of the lecture's Exercise 23.1, judged over the replicates\n\n" + versions)
     sections.append(f"## Over {stats.n_seeds} replicates (fresh init and data noise each, the same for every "
                     f"model; stats.seed {stats.seed}), ranked by mean validation MSE\n\n"
                     + seeds_markdown(seed_rows, baseline, params.data.noise))

@@ -114,3 +114,31 @@ def test_the_lecture_s_keras_run_gives_the_committed_metrics_exactly(lecture_dat
                        int(trained.history.first_nonfinite_epoch), true_grid(params.data))
     assert metrics == json.loads((REPO / "metrics/keras.json").read_text())
     assert trained.timing.epochs == params.train.epochs
+
+
+def test_the_current_lecture_s_armijo_run(lecture_dataset):
+    """The lecture's current winner (e5d26bf), Armijo's line search, from its init key: its printed
+    0.040810 to every digit, the committed model bit for bit, and its own code's run to float32
+    rounding. On this run the line search never backtracks: the step is the first guess, 0.01, at
+    every one of the 4,000 epochs (the lecture's code and Optax's agree on each one): it is
+    gradient descent at 0.01."""
+    p, d = Params(), lecture_dataset
+    model = p.jax_model("armijo")
+    params, history = make_model_train_fn(model, 4000, shared_x=d.shares_x())(  # as train@armijo
+        init_model(model, jax.random.PRNGKey(1234)), *d)
+    assert_printed_as(float(mse(params, d.x_validate, d.y_validate)), 0.040810, "armijo")
+    assert int(history.first_nonfinite_epoch) == -1
+    committed = read_network(REPO / "models/armijo.npz")
+    for ours, theirs in zip(jax.tree.leaves(params), jax.tree.leaves(committed), strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    theta0 = reference.initialize_network(jax.random.PRNGKey(1234), SIZES)
+    theirs = jax.jit(reference.train_armijo, static_argnums=(3,))(theta0, d.x_train, d.y_train, 4000)
+    assert f"{float(reference.loss_fn(theirs, d.x_validate, d.y_validate)):.6f}" == "0.040810"
+    for a, b in zip(_leaves(params), _leaves(theirs), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # The steps: Optax's line search, as nnreg drives it, is gradient descent at 0.01 bit for bit, every
+    # epoch's losses and the final weights: a step smaller than 0.01 at any epoch would move them.
+    plain = make_train_fn(optimizer_of(Params().models["gd"], 0.01), 4000, shared_x=d.shares_x())(
+        init_model(model, jax.random.PRNGKey(1234)), *d)
+    for a, b in zip(_leaves((params, history)), _leaves(plain), strict=True):
+        np.testing.assert_array_equal(a, b)

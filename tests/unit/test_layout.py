@@ -98,6 +98,27 @@ def test_stage_scripts_are_thin_and_the_code_holds_no_dated_measurement():
     benchmarks' output, not in a comment or docstring that goes stale (a date names one)."""
     long = {p.name: n for p in (REPO / "stages").glob("*.py") if (n := len(p.read_text().splitlines())) > 80}
     assert not long, long
-    dated = [f"{p.relative_to(REPO)}:{i}" for p in [*PACKAGE.rglob("*.py"), *(REPO / "stages").glob("*.py")]
-             for i, line in enumerate(p.read_text().splitlines(), start=1) if re.search(r"\b20(2[5-9]|[3-9]\d)-[01]\d-[0-3]\d\b", line)]
+    date = re.compile(r"\b20(2[5-9]|[3-9]\d)-[01]\d-[0-3]\d\b")
+    dated = [f"{p.relative_to(REPO)}:{line}" for p in [*PACKAGE.rglob("*.py"), *(REPO / "stages").glob("*.py")]
+             for line, text in _comments_and_docstrings(p.read_text()) if date.search(text)]
     assert not dated, dated
+    # The check reads comments and docstrings only: a date that is data (a lecture version's) is no measurement.
+    assert _comments_and_docstrings('"""On 2026-01-01."""\nx = "2026-01-01"  # 2026-01-02\n') == [
+        (1, '"""On 2026-01-01."""'), (2, "# 2026-01-02")]
+
+
+def _comments_and_docstrings(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each comment and each docstring's lines of `source`."""
+    import ast
+    import io
+    import tokenize
+
+    found = [(t.start[0], t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline)
+             if t.type == tokenize.COMMENT]
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            found += [(i, lines[i - 1]) for i in range(body[0].lineno, body[0].end_lineno + 1)]
+    return sorted(found)

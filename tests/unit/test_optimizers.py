@@ -110,3 +110,34 @@ def test_a_learning_rate_override_may_be_traced(tiny_dataset):
     updates, _ = optimizer_of(other).update(grads, optimizer_of(other).init(initial), initial)
     for u, g in zip(jax.tree.leaves(updates), jax.tree.leaves(grads), strict=True):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(-0.01 * g))
+
+
+def test_armijo_backtracks_as_the_lecture_s_line_search(tiny_dataset):
+    """From a first guess too large for the network (1.0), the line search halves the step until
+    Armijo's sufficient decrease holds, epoch by epoch, as the lecture's `train_jax_armijo_ls`
+    (lecture/reference.py) does: the same weights to float32 rounding after 50 epochs, and steps
+    below the guess taken on the way (so the backtracking ran)."""
+    from lecture import reference
+
+    d = tiny_dataset
+    model = _model(optimizer="armijo", learning_rate=1.0, layer_sizes=(1, 6, 6, 1),
+                   settings={"decrease_factor": 0.5, "slope_rtol": 0.001, "max_backtracking_steps": 20})
+    ours, _ = make_model_train_fn(model, 50)(init_model(model, jax.random.PRNGKey(3)), *d)
+    theirs = jax.jit(reference.train_armijo, static_argnums=(3,))(
+        init_model(model, jax.random.PRNGKey(3)), d.x_train, d.y_train, 50, 1.0)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    # The steps Optax's line search took: halvings of 1.0, and not all of them the guess.
+    optimizer = optimizer_of(model)
+    loss = make_loss("tanh")
+    params, state, steps = init_model(model, jax.random.PRNGKey(3)), None, []
+    state = optimizer.init(params)
+    for _ in range(10):
+        (value, _), grads = jax.value_and_grad(loss, has_aux=True)(params, d.x_train, d.y_train)
+        updates, state = optimizer.update(grads, state, params, value=value, grad=grads,
+                                          value_fn=lambda p: loss(p, d.x_train, d.y_train)[0])
+        params = optax.apply_updates(params, updates)
+        steps.append(float(state[1].learning_rate))
+    assert all(np.log2(s) == int(np.log2(s)) for s in steps) and min(steps) < 1.0, steps
+    assert float(loss(params, d.x_train, d.y_train)[0]) < float(loss(init_model(model, jax.random.PRNGKey(3)),
+                                                                     d.x_train, d.y_train)[0])

@@ -22,8 +22,9 @@ def test_params_yaml_holds_the_lecture_defaults():
     assert p.models["keras"].learning_rate == 0.01 and p.models["keras"].trainer == "keras"
     assert [p.models[m].optimizer for m in ("gd", "optax_sgd", "optax_adam")] == ["gd", "sgd", "adam"]
     assert p.models["gd"].learning_rate == p.models["optax_sgd"].learning_rate == p.models["optax_adam"].learning_rate == 0.001
+    # The lecture's four ways, its exercise's four strategies (the version nnreg follows), then its other versions'.
     assert list(p.models) == ["keras", "gd", "optax_sgd", "optax_adam", "deep", "deep_schedule", "deep_schedule_l2",
-                              "adam_l2"]  # the lecture's four ways, then its exercise's four strategies
+                              "adam_l2", "elu", "selu", "schedule_l2", "armijo"]
     # The exercise's four strategies, as its solution code writes them.
     deep, decay = (1, 6, 6, 6, 6, 6, 1), Schedule.of("exponential_decay", init_value=0.003, transition_steps=1000,
                                                      decay_rate=0.5)
@@ -32,6 +33,13 @@ def test_params_yaml_holds_the_lecture_defaults():
     assert p.models["deep_schedule"].schedule == decay and p.models["deep_schedule"].learning_rate is None
     assert p.models["deep_schedule_l2"].l2 == 0.001 and p.models["deep_schedule_l2"].layer_sizes == deep
     assert p.jax_model("adam_l2").layer_sizes == (1, 10, 10, 10, 1) and p.models["adam_l2"].l2 == 0.001
+    # The other versions' strategies, as their code writes them: ELU and SELU on the baseline network
+    # (69d51f2); its schedule and L2 on the baseline network, and Armijo's line search (e5d26bf).
+    assert [p.jax_model(m).activation for m in ("elu", "selu")] == ["elu", "selu"]
+    assert p.jax_model("schedule_l2").layer_sizes == (1, 10, 10, 10, 1) and p.models["schedule_l2"].schedule == decay
+    assert p.models["schedule_l2"].l2 == 0.001
+    assert p.models["armijo"].settings == {"decrease_factor": 0.5, "slope_rtol": 0.001, "max_backtracking_steps": 20}
+    assert p.models["armijo"].learning_rate == 0.01 and p.jax_model("armijo").activation == "tanh"
     assert p.stats.n_seeds >= 32 and p.stats.baseline == "optax_adam"
     assert p.sweep.models == ("gd", "optax_adam", "keras") and len(p.sweep.learning_rates) >= 13 and p.sweep.n_seeds >= 2
     assert parse_params(to_dict(p)) == p
@@ -95,7 +103,7 @@ BAD = [
     ("network.colour", "red", "unknown key"),
     ("models.rmsprop", {"learning_rate": 0.1}, "models.rmsprop.optimizer: missing key (one of gd, sgd, "),  # jax by default
     ("models.keras.trainer", _DELETE, "models.keras.optimizer: missing key (one of gd, sgd, momentum, nesterov, adam, "
-                                      "adamw, rmsprop, adagrad, lion; or trainer: keras)"),
+                                      "adamw, rmsprop, adagrad, lion, armijo; or trainer: keras)"),
     ("models.gd.trainer", "torch", "must be one of jax, keras"),
     ("models.gd.momentum", 0.9, "unknown key for optimizer gd (known: trainer, optimizer, learning_rate"),
     ("models.optax_sgd.b1", 0.9, "unknown key for optimizer sgd (known: trainer, optimizer, learning_rate, schedule, "
@@ -228,7 +236,10 @@ def test_every_optimizer_setting_and_schedule_argument_is_optax_s():
 
     from nnreg.core.optimizers import OPTAX, OPTIMIZERS, SCHEDULES
 
-    assert list(OPTIMIZER_ENTRIES) == list(OPTIMIZERS) and set(OPTAX) == set(OPTIMIZERS) - {"gd"}
+    assert list(OPTIMIZER_ENTRIES) == list(OPTIMIZERS) and set(OPTAX) == set(OPTIMIZERS) - {"gd", "armijo"}
+    # armijo's settings are the arguments of Optax's line search it is built from.
+    linesearch = set(inspect.signature(optax.scale_by_backtracking_linesearch).parameters)
+    assert set(OPTIMIZER_ENTRIES["armijo"].model_fields) - set(JaxModel.model_fields) <= linesearch
     assert list(SCHEDULE_ENTRIES) == list(SCHEDULES)
     for name, (fn, fixed) in OPTAX.items():
         accepted = set(inspect.signature(getattr(optax, fn)).parameters)

@@ -37,3 +37,27 @@ def test_the_summary_shows_the_lecture_s_columns_only_beside_comparable_rows():
     relu = summary_markdown(rows, {m: ["network.activation"] for m in LECTURE_TABLE})
     assert "Lecture" not in relu.split("\n\n")[0] and "0.044817" not in relu
     assert "left out, since the params differ from the lecture's (network.activation)" in relu
+
+
+def test_the_versions_table_judges_each_version_s_strategies():
+    """A row a version's strategy in `models:` (a strategy of two versions has two), its printed number
+    where the lecture's text gives it, the comparison's numbers and verdict; then each version's winner."""
+    from nnreg.report.lecture import LECTURE_VERSIONS, versions_markdown
+
+    def comparison(diff, verdict, robust=None):
+        return {"mean_diff": diff, "ci_low": diff - 1e-4, "ci_high": diff + 1e-4, "p_value": 0.01, "verdict": verdict,
+                "verdict_wilcoxon": robust or verdict, "depends_on_test": robust not in (None, verdict)}
+
+    compare = {"deep": comparison(4e-4, "worse"), "deep_schedule": comparison(3e-4, "worse"),
+               "armijo": comparison(-1e-4, "no detectable difference", "better")}
+    text = versions_markdown({"deep": 0.0417, "deep_schedule": 0.0416, "armijo": 0.04081}, compare, "optax_adam", 32)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| Lecture", "| ---"))]
+    expected = [(v.commits, m) for v in LECTURE_VERSIONS for m in v.strategies if m in compare]
+    assert len(rows) == len(expected) == 5  # deep and deep_schedule in two versions each
+    armijo = rows[-1]
+    assert armijo.startswith("| e5d26bf: Baseline + Armijo line search (its winner) | #268, 2026-07-09 | 0.040810 |")
+    assert "| -0.000100 [-0.000200, +0.000000] | 0.01 | no detectable difference (Wilcoxon: better) |" in armijo
+    assert rows[0].startswith("| 69d51f2: 1. Deeper network (6 layers) | #254, 2025-11-29 |  | 0.041700 |")
+    assert "69d51f2's 2. Deeper network + LR schedule is worse" in text
+    assert "e5d26bf's Baseline + Armijo line search is no detectable difference" in text
+    assert versions_markdown({}, {}, "optax_adam", 32) == ""

@@ -124,3 +124,19 @@ def test_the_committed_lock_holds_exactly_the_pipeline_s_stages():
                   if isinstance(stage, PipelineStage) and Path(stage.path).resolve() == (REPO / "dvc.yaml").resolve()}
     locked = set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"])
     assert locked == stages, {"stale in dvc.lock": sorted(locked - stages), "not locked": sorted(stages - locked)}
+
+
+def test_committed_versions_table_is_the_committed_comparisons():
+    """plots/summary.md's versions table is made from the committed single runs and comparisons, and
+    the README holds its rows."""
+    from nnreg.report.lecture import versions_markdown
+
+    compare = _metrics("compare.json")
+    single = {m: _metrics(f"{m}.json")["validate_mse"] for m in PARAMS.models}
+    table = versions_markdown(single, compare, PARAMS.stats.baseline, PARAMS.stats.n_seeds)
+    summary, readme = (REPO / "plots/summary.md").read_text(), (REPO / "README.md").read_text()
+    assert table and table in summary
+    for row in table.splitlines():
+        if row.startswith("| ") and not row.startswith("| ---"):
+            assert row in readme, row
+    assert "e5d26bf: Baseline + Armijo line search (its winner) | #268, 2026-07-09 | 0.040810 | 0.040810 |" in table
