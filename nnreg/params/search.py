@@ -183,7 +183,7 @@ class Pruning(Section):
     `min_epochs * reduction_factor**k` epochs; at each rung a trial goes on only if its
     search score is in the best 1/`reduction_factor` of the trials that reached it."""
 
-    min_epochs: Annotated[Int, Bounds(ge=1, le=10**7)] = 250
+    min_epochs: Annotated[Int, Bounds(ge=1, le=10**7)] = 1000
     reduction_factor: Annotated[Int, Bounds(ge=2, le=100)] = 4
 
 
@@ -220,6 +220,7 @@ class SearchParams(Section):
     """Exercise 23.1 as a search (`nnreg.search`)."""
 
     _optional = ("shapes", "l2", "pruning", "storage")
+    _nullable = ("l2", "pruning")  # null: no penalty searched, no pruning (left out: the defaults)
     seed: Seed = Field(0, description="the sampler's seed and the search replicates' key")
     sampler: Literal["tpe", "random"] = "tpe"
     startup_trials: Annotated[Int, Bounds(ge=0, le=MAX_TRIALS)] = Field(

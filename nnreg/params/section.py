@@ -16,6 +16,7 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False, defer_build=True,
                               json_schema_extra=lambda schema, cls: cls._schema_extra(schema))
     _optional: ClassVar[tuple[str, ...]] = ()  # may be left out or null: the default applies
+    _nullable: ClassVar[tuple[str, ...]] = ()  # optional keys whose null is a value of its own (off), not the default
     _what: ClassVar[str] = ""  # " for optimizer adam": said after "unknown key"
     _listed: ClassVar[str] = "known"
 
@@ -26,7 +27,7 @@ class Section(BaseModel):
     @classmethod
     def _schema_extra(cls, schema: dict) -> None:
         schema["required"] = [k for k in cls.model_fields if k not in cls._optional]
-        for k in cls._optional:  # may be null too: then the default applies
+        for k in cls._optional:  # may be null too: then the default applies (or, if nullable, null)
             prop = schema["properties"][k]
             if not any(option.get("type") == "null" for option in prop.get("anyOf", [])):
                 meta = {m: prop.pop(m) for m in ("title", "description", "default") if m in prop}
@@ -56,7 +57,7 @@ class Section(BaseModel):
                 raise PydanticCustomError("missing_key", "missing key{required_by}",
                                           {"key": k, "required_by": f" (required by{cls._what.removeprefix(' for')})"
                                            if cls._what else ""})
-        return {k: v for k, v in raw.items() if not (v is None and k in cls._optional)}
+        return {k: v for k, v in raw.items() if not (v is None and k in cls._optional and k not in cls._nullable)}
 
 
 def field_error(key: str, text: str) -> PydanticCustomError:

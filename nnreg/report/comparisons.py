@@ -44,8 +44,8 @@ def family_note(comparisons: Mapping[str, dict], name=lambda key: key) -> str:
             f"each corrected by Holm's step-down over the family of {family} distinct comparisons"
             + (f" ({merged})" if merged else "") + "; the verdict is the t-test's, `better` or `worse` when its "
             f"p < 0.05, with Wilcoxon's beside it where they differ. Intervals of the mean difference: the t interval "
-            f"of this comparison alone, the simultaneous one (95 % for all {family} at once), and the BCa bootstrap "
-            f"interval (Bonferroni's, wider than Holm's test needs: it may hold 0 beside a Holm verdict). Lower on: the share of replicates where the model is lower (a tie counts half), with its "
+            f"of this comparison alone, the simultaneous one (95 % for all {family} at once: Bonferroni's, wider than "
+            f"Holm's test needs, so it may hold 0 beside a Holm verdict), and the BCa bootstrap interval. Lower on: the share of replicates where the model is lower (a tie counts half), with its "
             f"exact 95 % interval.")
 
 

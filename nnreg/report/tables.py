@@ -197,7 +197,18 @@ def search_markdown(search: Mapping, n_seeds: int) -> str:
             f"trains the best {top} again, as `models:` entries, on the {n_seeds} stats replicates every model "
             f"above uses, so these differences are paired with {method_name(baseline)}, the {top} confirmed one "
             f"family. " + family_note({f"trial {c['trial']}": c["vs_baseline"] for _, c in ranked(search["confirmed"])})
-            + "\n\n" + gap_note(search["confirmed"]))
+            + "\n\n" + gap_note(search["confirmed"]) + rungs_note(search.get("rungs", [])))
+
+
+def rungs_note(rungs: list[dict]) -> str:
+    """How well each rung of the pruning ranks the complete trials' final scores."""
+    if not rungs:
+        return ""
+    rho = lambda r, k: "n/a" if r[f"spearman_{k}"] is None else f"{r[f'spearman_{k}']:+.2f}"  # noqa: E731
+    each = "; ".join(f"at {r['epochs']:,} epochs {rho(r, 'complete')} over the {r['n_complete']} complete trials, "
+                     f"{rho(r, 'best_quarter')} over their best quarter" for r in rungs)
+    return (f"\n\nHow well the pruning's rungs predict: the Spearman rank correlation of a complete trial's score at "
+            f"a rung with its final score is {each} (near 0 or below, a rung prunes about at random among them).")
 
 
 def gap_note(confirmed: Mapping[str, dict]) -> str:

@@ -158,6 +158,16 @@ class Confirmed(_File):
     vs_baseline: Paired
 
 
+class Rung(_File):
+    """How well a rung's score ranks the complete trials' final scores (Spearman)."""
+
+    epochs: int
+    n_complete: int
+    spearman_complete: Optional[float]
+    n_best_quarter: int
+    spearman_best_quarter: Optional[float]
+
+
 class SearchFile(_File):
     """metrics/search.json: the search's counts, its best trial, the confirmed ones, the answer."""
 
@@ -168,5 +178,6 @@ class SearchFile(_File):
     n_shapes: int
     baseline: str
     best: dict
+    rungs: list[Rung]
     confirmed: dict[str, Confirmed]
     answer: str

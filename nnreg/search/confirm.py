@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from optuna.trial import TrialState
+from scipy.stats import spearmanr
 
 from nnreg.core.replicates import compile_batch, diverged, train_compiled
 from nnreg.core.stats import DIFFERENCE_COLUMNS, compare_family, describe, detectable_difference
@@ -110,9 +111,29 @@ def summary(params, trials, rows: list[dict], confirmed: dict) -> dict:
         "baseline": params.stats.baseline,
         "best": {"trial": best_number, "score": best.value,
                  "entry": model_entry(strategy_of(best, params), params.train.epochs)},
+        "rungs": rung_predictions(trials),
         "confirmed": confirmed,
         "answer": answer(params, confirmed),
     }
+
+
+def rung_predictions(trials) -> list[dict]:
+    """How well each rung of successive halving predicts a trial's final score: among the complete
+    trials (the only ones with both), the Spearman rank correlation between their score at the
+    rung and their final score, over all of them and over the best quarter (those the
+    confirmation chooses among). Near 0 or below, the rung prunes about at random among them."""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and math.isfinite(t.value)]
+    final = np.array([t.value for t in complete])
+    best = final <= np.quantile(final, 0.25) if final.size else final.astype(bool)
+    out = []
+    for epochs in sorted({e for t in complete for e in t.intermediate_values}):
+        at = np.array([t.intermediate_values.get(epochs, math.nan) for t in complete])
+        row = {"epochs": int(epochs)}
+        for name, chosen in (("complete", np.isfinite(at)), ("best_quarter", np.isfinite(at) & best)):
+            rho = spearmanr(at[chosen], final[chosen]).statistic if chosen.sum() >= 3 else math.nan
+            row.update({f"n_{name}": int(chosen.sum()), f"spearman_{name}": float(rho) if math.isfinite(rho) else None})
+        out.append(row)
+    return out
 
 
 def best_complete(trials, rows: list[dict]) -> list[tuple[int, object]]:

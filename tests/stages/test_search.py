@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from scipy import stats
 
 from nnreg.core.network import parameter_count
 from tests.conftest import copy_project
@@ -136,6 +137,15 @@ def test_every_trial_keeps_the_bound_and_the_confirmation_recomputes(project):
         assert g["noise_floor"] + g["selection"] == pytest.approx(g["total"], rel=1e-9, abs=1e-15)
         assert g["selection"] == pytest.approx(c["true_mse"]["mean"] - trials["true_mse"][i], rel=1e-6, abs=1e-12)
     check_family({k: c["vs_baseline"] for k, c in metrics["confirmed"].items()}, pairs)
+    # Each rung's Spearman correlation with the final score, over the complete trials, from the journal.
+    complete = [t for t in _trials(project) if t.state == optuna.trial.TrialState.COMPLETE]
+    final = np.array([t.value for t in complete])
+    assert [r["epochs"] for r in metrics["rungs"]] == [10, 20]
+    for rung in metrics["rungs"]:
+        at = np.array([t.intermediate_values[rung["epochs"]] for t in complete])
+        assert rung["n_complete"] == len(complete)
+        expected = stats.spearmanr(at, final).statistic if len(complete) >= 3 else None  # two points: no correlation
+        assert rung["spearman_complete"] == (expected if expected is None else pytest.approx(expected, rel=1e-12))
     assert metrics["answer"] and metrics["best"]["trial"] == metrics["confirmed"]["rank_1"]["trial"]
 
     # The best trial's entry, pasted into models:, trains the same replicates through seeds@.

@@ -243,3 +243,39 @@ def test_importances_name_the_parameters_whose_sparse_regimes_were_left_out_and_
     assert sparse == ["rare"]
     assert [r["parameter"] for r in rows] == ["x", "rare"] and rows[0]["importance"] > rows[1]["importance"]
     assert importances(optuna.create_study()) == ([], [])  # fewer than two complete trials: nothing to rank
+
+
+def test_each_rung_s_prediction_of_the_final_score_is_spearman_s():
+    """rung_predictions: for each rung, scipy's Spearman correlation of the complete trials' score
+    there with their final score, over all of them and over their best quarter; pruned trials left out."""
+    from scipy import stats
+
+    from nnreg.search.confirm import rung_predictions
+
+    rng = np.random.default_rng(4)
+    final = rng.uniform(0.039, 0.05, 40)
+    early = final + rng.normal(0, 0.004, 40)  # a noisy predictor
+    trials = [optuna.trial.create_trial(value=float(f), intermediate_values={250: float(e), 1000: float(f - 1e-4)},
+                                        distributions={}, params={}) for f, e in zip(final, early)]
+    trials += [optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, intermediate_values={250: 0.01},
+                                         distributions={}, params={})]
+    rungs = rung_predictions(trials)
+    assert [r["epochs"] for r in rungs] == [250, 1000] and rungs[0]["n_complete"] == 40
+    assert rungs[0]["spearman_complete"] == pytest.approx(stats.spearmanr(early, final).statistic, rel=1e-12)
+    assert rungs[1]["spearman_complete"] == pytest.approx(1.0)  # the same order as the final scores
+    best = final <= np.quantile(final, 0.25)
+    assert rungs[0]["n_best_quarter"] == best.sum() == 10
+    assert rungs[0]["spearman_best_quarter"] == pytest.approx(stats.spearmanr(early[best], final[best]).statistic)
+
+
+def test_a_null_pruning_or_l2_turns_it_off_and_a_missing_one_is_the_default():
+    """`search.pruning: null` trains every trial for every epoch and `search.l2: null` searches no
+    penalty, as params.yaml documents; left out, each is its default (a null was read as the default)."""
+    raw = to_dict(Params())
+    off = parse_params(edited(edited(raw, "search.pruning", None), "search.l2", None))
+    assert off.search.pruning is None and off.search.l2 is None
+    missing = parse_params(edited(edited(raw, "search.pruning", DELETE), "search.l2", DELETE))
+    assert missing.search.pruning == Params().search.pruning and missing.search.l2 == (1e-6, 1e-2)
+    from nnreg.search.study import make_pruner, rungs
+
+    assert rungs(off) == [off.train.epochs] and isinstance(make_pruner(off), optuna.pruners.NopPruner)
