@@ -50,14 +50,18 @@ def test_the_versions_table_judges_each_version_s_strategies():
 
     compare = {"deep": comparison(4e-4, "worse"), "deep_schedule": comparison(3e-4, "worse"),
                "armijo": comparison(-1e-4, "no detectable difference", "better")}
-    text = versions_markdown({"deep": 0.0417, "deep_schedule": 0.0416, "armijo": 0.04081}, compare, "optax_adam", 32)
+    single = {"optax_adam": 0.0409, "deep": 0.0417, "deep_schedule": 0.0416, "armijo": 0.04081}
+    text = versions_markdown(single, compare, "optax_adam", 32)
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| Lecture", "| ---"))]
     expected = [(v.commits, m) for v in LECTURE_VERSIONS for m in v.strategies if m in compare]
     assert len(rows) == len(expected) == 5  # deep and deep_schedule in two versions each
     armijo = rows[-1]
-    assert armijo.startswith("| e5d26bf: Baseline + Armijo line search (its winner) | #268, 2026-07-09 | 0.040810 |")
+    assert armijo.startswith("| e5d26bf: Baseline + Armijo line search (its winner) | #268, 2026-07-09 | "
+                             "0.040810 (+0.000058) | 0.040810 (+0.000090) |")
     assert "| -0.000100 [-0.000200, +0.000000] | 0.01 | no detectable difference (Wilcoxon: better) |" in armijo
-    assert rows[0].startswith("| 69d51f2: 1. Deeper network (6 layers) | #254, 2025-11-29 |  | 0.041700 |")
+    assert rows[0].startswith("| 69d51f2: 1. Deeper network (6 layers) | #254, 2025-11-29 |  | 0.041700 (-0.000800) |")
+    assert rows[2].startswith("| e544012 to 0039a74: 1. Deeper network (6 layers) | #261, 2025-12-04 | "
+                              "0.041686 (-0.000817) |")
     assert "69d51f2's 2. Deeper network + LR schedule is worse" in text
     assert "e5d26bf's Baseline + Armijo line search is no detectable difference" in text
     assert versions_markdown({}, {}, "optax_adam", 32) == ""
