@@ -47,7 +47,7 @@ def gradient_descent(learning_rate) -> Optimizer:
 
 
 def armijo(learning_rate, decrease_factor: float = 0.5, slope_rtol: float = 0.001,
-           max_backtracking_steps: int = 20) -> Optimizer:
+           max_backtracking_steps: int = 20, mask=None) -> Optimizer:
     """Gradient descent whose step is found again at every epoch: it starts at `learning_rate` and
     is multiplied by `decrease_factor` until `value_fn(params - step * g) <= value - slope_rtol *
     step * sum(g**2)` (Armijo's sufficient decrease), at most `max_backtracking_steps` times (the
@@ -59,10 +59,15 @@ def armijo(learning_rate, decrease_factor: float = 0.5, slope_rtol: float = 0.00
     the leaves in another order and tests `(new - value) - step * c * slope <= 0` rather than
     `new <= value - c * step * g**2`, so a step on the boundary, to the last bit, may go the
     other way; and it refuses a step whose loss is not a number, where the lecture's test
-    (`loss > threshold` is false for NaN) accepts it."""
+    (`loss > threshold` is false for NaN) accepts it.
+
+    `mask` (the search's padded networks): the direction is zero where it is 0, before the line
+    search, so that no candidate moves the padding."""
     import optax
 
-    return Optimizer(*optax.chain(optax.scale(-1.0), optax.scale_by_backtracking_linesearch(
+    masking = [optax.stateless(lambda updates, params: jax.tree.map(lambda u, m: u * m, updates, mask))] if (
+        mask is not None) else []
+    return Optimizer(*optax.chain(optax.scale(-1.0), *masking, optax.scale_by_backtracking_linesearch(
         max_backtracking_steps=max_backtracking_steps, slope_rtol=slope_rtol, decrease_factor=decrease_factor,
         increase_factor=math.inf, max_learning_rate=learning_rate)), line_search=True)
 
@@ -98,6 +103,10 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     **{name: _optax(function, **fixed) for name, (function, fixed) in OPTAX.items()},
     "armijo": armijo,
 }
+# The optimizers that take a fixed learning rate (a line search's first guess), not a schedule; the
+# line searches (their update takes the objective's value, gradient and function).
+FIXED_RATE = ("gd", "armijo")
+LINE_SEARCH = ("armijo",)
 
 # params.yaml's schedule names -> Optax's functions (the same arguments).
 SCHEDULES: dict[str, str] = {

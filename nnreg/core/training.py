@@ -107,14 +107,16 @@ def line_search_args(optimizer: Optimizer, value, grads, value_fn: Callable) -> 
 
 
 def make_epoch(optimizer: Optimizer, activation: str = "tanh", l2: float = 0.0,
-               validate_every_epoch: bool = True, gradient: Callable | None = None) -> Callable:
+               validate_every_epoch: bool = True, gradient: Callable | None = None,
+               objective: Callable | None = None) -> Callable:
     """`epoch(carry, index, data) -> (carry, (train_loss, validate_loss))`: one full-batch
     step, the body of every training loop here. `carry` is (params, optimizer state,
     first non-finite epoch or -1); `data` is (x, y, x_validate, y_validate). `gradient`
     computes the loss and its gradient (default `make_gradient(activation, l2)`; the search
-    passes a switch over several activations' gradients)."""
+    passes a switch over several activations' gradients); `objective` is the loss a line search
+    evaluates at other params (default `make_loss(activation, l2)`, the search's a switch too)."""
     loss_and_grad = gradient or make_gradient(activation, l2)
-    objective = make_loss(activation, l2)
+    objective = objective or make_loss(activation, l2)
 
     def epoch(carry, index, data):
         params, opt_state, first_bad = carry

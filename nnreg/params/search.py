@@ -26,15 +26,13 @@ from pydantic import Field, create_model, model_validator
 from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.initializers import INITIALIZERS
 from nnreg.core.network import parameter_count
-from nnreg.core.optimizers import OPTIMIZERS as ALL_OPTIMIZERS
+from nnreg.core.optimizers import FIXED_RATE, OPTIMIZERS
 from nnreg.params.messages import show
 from nnreg.params.rules import Bounds, Float, Int, LayerSizes, Nonneg, Seed, Unit, list_with_rule
 from nnreg.params.section import Section, field_error
 from nnreg.params.vocabulary import SETTINGS, Activation, Init
 
 MAX_TRIALS = 10**6
-# The optimizers the search's programs can train: not yet a line search (armijo).
-OPTIMIZERS = tuple(name for name in ALL_OPTIMIZERS if name != "armijo")
 MAX_SHAPES = 4096
 
 
@@ -99,7 +97,8 @@ SETTINGS_SPACES = {name: _settings_space(name) for name in OPTIMIZERS}
 _DEFAULT_SETTINGS = {"momentum": {"momentum": (0.5, 0.99)}, "nesterov": {"momentum": (0.5, 0.99)},
                      "adam": {"b1": (0.8, 0.95), "b2": (0.99, 0.9999)},
                      "adamw": {"b1": (0.8, 0.95), "b2": (0.99, 0.9999), "weight_decay": (1e-5, 0.1)},
-                     "rmsprop": {"decay": (0.8, 0.99)}, "lion": {"b1": (0.8, 0.95), "b2": (0.95, 0.999)}}
+                     "rmsprop": {"decay": (0.8, 0.99)}, "lion": {"b1": (0.8, 0.95), "b2": (0.95, 0.999)},
+                     "armijo": {"decrease_factor": (0.3, 0.8), "slope_rtol": (1e-4, 0.01)}}
 
 OptimizersSpace = create_model(
     "OptimizersSpace", __base__=Section, _listed=(ClassVar[str], "optimizers"),
@@ -237,7 +236,7 @@ class SearchParams(Section):
                                     f"must be a list of 1 to {MAX_SHAPES} different layer_sizes",
                                     {"minItems": 1, "maxItems": MAX_SHAPES})] = Field(
         None, description="instead of depth x width")
-    activations: _unique(Activation) = tuple(a for a in ACTIVATIONS if a != "selu")  # selu: not yet searched
+    activations: _unique(Activation) = tuple(ACTIVATIONS)
     inits: _unique(Init) = tuple(INITIALIZERS)
     optimizers: OptimizersSpace = Field(default_factory=_default_optimizers)
     learning_rate: LogRange = (1e-4, 0.1)
@@ -254,9 +253,10 @@ class SearchParams(Section):
             raise field_error("optimizers", "must name at least one optimizer")
         if not self.schedules.given():
             raise field_error("schedules", "must name at least one schedule (none: a fixed learning rate)")
-        if self.optimizers.gd is not None and self.schedules.none is None:
-            raise field_error("optimizers.gd", "the hand-written gd takes a fixed learning rate: search.schedules "
-                                               "must include none")
+        for name in FIXED_RATE:
+            if getattr(self.optimizers, name) is not None and self.schedules.none is None:
+                raise field_error(f"optimizers.{name}", f"{'the hand-written gd' if name == 'gd' else name} takes a "
+                                                        f"fixed learning rate: search.schedules must include none")
         candidates = self.candidate_shapes()
         if len(candidates) > MAX_SHAPES:
             raise field_error("width", f"gives more than {MAX_SHAPES} shapes with search.depth")

@@ -50,9 +50,9 @@ from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.data import true_grid
 from nnreg.core.initializers import init_within
 from nnreg.core.network import LayerParams, Network
-from nnreg.core.optimizers import Optimizer, make_optimizer
+from nnreg.core.optimizers import FIXED_RATE, Optimizer, make_optimizer
 from nnreg.core.replicates import ReplicateResult, end_point, memory_needed, replicate_dataset, replicate_keys
-from nnreg.core.training import make_epoch, make_gradient
+from nnreg.core.training import make_epoch, make_gradient, make_loss
 
 if TYPE_CHECKING:
     from nnreg.params.schema import DataParams
@@ -70,11 +70,23 @@ def padded_shape(shapes) -> tuple[int, ...]:
 def masked(optimizer: Optimizer, where: Network) -> Optimizer:
     """`optimizer` whose updates are zero where `where` is 0 (the padding)."""
 
-    def update(grads, state, params=None):
-        updates, state = optimizer.update(grads, state, params)
+    def update(grads, state, params=None, **line_search):
+        updates, state = optimizer.update(grads, state, params, **line_search)
         return jax.tree.map(lambda u, m: u * m, updates, where), state
 
-    return Optimizer(optimizer.init, update)
+    return Optimizer(optimizer.init, update, optimizer.line_search)
+
+
+def only_if(flag: jax.Array, optimizer: Optimizer) -> Optimizer:
+    """`optimizer`, stepping only when `flag` (a scalar of the whole call, so a real branch under
+    vmap) is set; else zero updates and its state as it was. A line search costs no call of
+    trials that did not choose it a single evaluation."""
+
+    def update(grads, state, params=None, **line_search):
+        return jax.lax.cond(flag, lambda: optimizer.update(grads, state, params, **line_search),
+                            lambda: (jax.tree.map(jnp.zeros_like, grads), state))
+
+    return Optimizer(optimizer.init, update, optimizer.line_search)
 
 
 def selected(optimizers: list[Optimizer], index: jax.Array) -> Optimizer:
@@ -84,20 +96,32 @@ def selected(optimizers: list[Optimizer], index: jax.Array) -> Optimizer:
     def init(params):
         return tuple(o.init(params) for o in optimizers)
 
-    def update(grads, state, params=None):
-        steps = [o.update(grads, s, params) for o, s in zip(optimizers, state)]
+    def update(grads, state, params=None, **line_search):  # a line search's value, grad and value_fn
+        steps = [o.update(grads, s, params, **(line_search if o.line_search else {})) for o, s in zip(optimizers, state)]
         updates = steps[0][0]
         for i, (u, _) in enumerate(steps[1:], start=1):
             updates = jax.tree.map(lambda a, b, i=i: jnp.where(index == i, b, a), updates, u)
         return updates, tuple(s for _, s in steps)
 
-    return Optimizer(init, update)
+    return Optimizer(init, update, any(o.line_search for o in optimizers))
 
 
 def searched_optimizer(optimizers: list[Optimizer], index: jax.Array, where: Network) -> Optimizer:
     """The program's optimizer: every one of `optimizers` steps, `optimizers[index]`'s updates
-    are taken (`selected`), zero in the padding (`masked`, by `where`), all on the flat vector."""
-    return Optimizer(*optax.flatten(masked(selected(optimizers, index), ravel_pytree(where)[0])))
+    are taken (`selected`), zero in the padding (`masked`, by `where`), all on the flat vector. A
+    line search among them is handed the gradient flat and the objective of the flat vector."""
+    inner = masked(selected(optimizers, index), ravel_pytree(where)[0])
+    flat = optax.flatten(optax.GradientTransformationExtraArgs(inner.init, inner.update))  # extra args handed on
+
+    def update(grads, state, params=None, **line_search):
+        if line_search:
+            unravel = ravel_pytree(params)[1]
+            objective = line_search["value_fn"]
+            line_search = dict(value=line_search["value"], grad=ravel_pytree(line_search["grad"])[0],
+                               value_fn=lambda vector: objective(unravel(vector)))
+        return flat.update(grads, state, params, **line_search)
+
+    return Optimizer(flat.init, update, any(o.line_search for o in optimizers))
 
 
 class SearchedOptimizers(NamedTuple):
@@ -122,14 +146,16 @@ class Inputs(NamedTuple):
     settings: dict  # SearchedOptimizers.keys() -> (M,) float32
     l2: np.ndarray  # (M,) float32
     activation: np.ndarray  # () int32: index into the searched activations, for the whole call
+    line_search: np.ndarray  # () bool: whether the call's trials chose a line search (armijo), for the whole call
 
 
-BATCHED = Inputs(0, 0, 0, 0, 0, 0, 0, None)  # the vmapped axes
+BATCHED = Inputs(0, 0, 0, 0, 0, 0, 0, None, None)  # the vmapped axes
 
 
 def stack(calls: list[Inputs]) -> Inputs:
     """One call of the networks of `calls` (each a trial's, of one activation), in order."""
     assert len({int(c.activation) for c in calls}) == 1, "a call has one activation"
+    assert len({bool(c.line_search) for c in calls}) == 1, "a call's trials all chose a line search or none did"
     return Inputs(*(jax.tree.map(lambda *a: np.concatenate(a), *fields) if axis == 0 else fields[0]
                     for fields, axis in zip(zip(*calls), BATCHED)))
 
@@ -180,13 +206,16 @@ def make_network_fn(searched: SearchedOptimizers, activations: tuple[str, ...], 
             return options[0]
         return lambda *args: jax.lax.switch(activation_index, options, *args)
 
-    def run(carry, index, widths, init, rates, optimizer, settings, l2, activation_index, begin, end):
+    def run(carry, index, widths, init, rates, optimizer, settings, l2, activation_index, line_search, begin, end):
         schedule = lambda count: rates[jnp.minimum(count, rates.shape[0] - 1)]  # noqa: E731
         optimizers = []
+        params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
         for name, names in zip(searched.optimizers, searched.settings):
             own = {k: settings[f"{name}.{k}"] for k in names}
-            optimizers.append(make_optimizer(name, rates[0] if name == "gd" else schedule, own))
-        params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
+            if name == "armijo":  # its line search's direction masked too: no candidate moves the padding
+                own["mask"] = ravel_pytree(where)[0]
+            made = make_optimizer(name, rates[0] if name in FIXED_RATE else schedule, own)
+            optimizers.append(only_if(line_search, made) if made.line_search else made)
         optimizer = searched_optimizer(optimizers, optimizer, where)
         fresh = Carry(params, optimizer.init(params), jnp.int32(-1))
         if carry is None:  # only the carry's shapes are asked for (`compile_program`): no training traced
@@ -195,8 +224,9 @@ def make_network_fn(searched: SearchedOptimizers, activations: tuple[str, ...], 
         # One switch an epoch, over the loss and its gradient: a switch at each layer's activation
         # splits the layers' fused kernels (slower training: docs/performance.md).
         gradient = chosen(activation_index, [make_gradient(f, l2) for f in functions])
+        objective = chosen(activation_index, [make_loss(f, l2) for f in functions])  # a line search's
         sigma = chosen(activation_index, functions)  # for the end point, once
-        epoch = make_epoch(optimizer, l2=l2, validate_every_epoch=False, gradient=gradient)
+        epoch = make_epoch(optimizer, l2=l2, validate_every_epoch=False, gradient=gradient, objective=objective)
         dataset = replicate_dataset(seed, index, data)
         carry = Carry(*jax.lax.fori_loop(begin, end, lambda i, c: epoch(c, i, dataset)[0], tuple(carry)))
         return carry, end_point(carry.params, carry.first_bad, dataset, truth, sigma)

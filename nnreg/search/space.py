@@ -6,7 +6,7 @@ Optuna's parameter names: `depth` and `width.d<depth>` (every hidden layer `widt
 widths eligible at that depth), or `shape` (a label such as `1-10-10-10-1`) for a list of
 `search.shapes`; `activation`, `init`,
 `optimizer`, `<optimizer>.<setting>` (only the chosen optimizer's), `learning_rate`,
-`schedule` (not asked for gd, which takes a fixed rate), `<schedule>.<argument>`, `l2`.
+`schedule` (not asked for gd or armijo, which take a fixed rate), `<schedule>.<argument>`, `l2`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import optuna
 
-from nnreg.core.optimizers import make_schedule
+from nnreg.core.optimizers import FIXED_RATE, make_schedule
 
 if TYPE_CHECKING:
     from nnreg.params.schema import Params
@@ -77,7 +77,7 @@ def suggest(trial: optuna.Trial, space: SearchParams) -> Strategy:
                 for k, (low, high, log) in ranges[optimizer].items()}
     learning_rate = trial.suggest_float("learning_rate", *space.learning_rate, log=True)
     schedules = space.schedules.given()
-    schedule = "none" if optimizer == "gd" else trial.suggest_categorical("schedule", list(schedules))
+    schedule = "none" if optimizer in FIXED_RATE else trial.suggest_categorical("schedule", list(schedules))
     arg = 0.0
     if schedule != "none":
         (name, (low, high)), = schedules[schedule].model_dump().items()

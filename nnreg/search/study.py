@@ -34,6 +34,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage
 from optuna.trial import TrialState
 
+from nnreg.core.optimizers import LINE_SEARCH
 from nnreg.core.replicates import ReplicateResult, diverged
 from nnreg.params.schema import Params
 from nnreg.search.journal import STUDY, BatchJournal, best_value, whole_batches
@@ -100,12 +101,12 @@ def open_study(params: Params, path: Path, fingerprint_: str) -> tuple[optuna.St
 
 def calls(strategies: list[Strategy], per_call: int) -> list[tuple[list[int], int]]:
     """`strategies` as compiled calls, each (the positions of at most `per_call` strategies of
-    one depth and activation, their layer sizes' count: the program's depth + 2), grouped in
-    order of first appearance."""
-    groups: dict[tuple[int, str], list[int]] = {}
+    one depth and activation, all with a line search or none, their layer sizes' count: the
+    program's depth + 2), grouped in order of first appearance."""
+    groups: dict[tuple[int, str, bool], list[int]] = {}
     for i, s in enumerate(strategies):
-        groups.setdefault((len(s.layer_sizes), s.activation), []).append(i)
-    return [(members[k:k + per_call], n_layers) for (n_layers, _), members in groups.items()
+        groups.setdefault((len(s.layer_sizes), s.activation, s.optimizer in LINE_SEARCH), []).append(i)
+    return [(members[k:k + per_call], n_layers) for (n_layers, _, _), members in groups.items()
             for k in range(0, len(members), per_call)]
 
 
@@ -170,7 +171,8 @@ class SearchPrograms:
                       np.full(n, space.inits.index(s.init), np.int32),
                       np.tile(rate_table(s, self.params.train.epochs), (n, 1)),
                       np.full(n, self.searched.optimizers.index(s.optimizer), np.int32), settings,
-                      np.full(n, s.l2, np.float32), np.int32(space.activations.index(s.activation)))
+                      np.full(n, s.l2, np.float32), np.int32(space.activations.index(s.activation)),
+                      np.bool_(s.optimizer in LINE_SEARCH))
 
     def cost(self, sampler_s: float = 0.0) -> Cost:
         """What this trainer's compiling and training cost, with the sampler's `sampler_s`."""

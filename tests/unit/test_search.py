@@ -33,9 +33,11 @@ def test_the_default_space_is_the_exercise_s_within_its_bound():
     assert (1, 11, 11, 11, 1) not in eligible and (1, 84, 1) not in eligible and (1, 83, 1) in eligible
     assert {len(s) - 2 for s in eligible} == set(range(1, 7))
     assert set(space.optimizer_ranges()) == {"gd", "sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
-                                             "adagrad", "lion"}
+                                             "adagrad", "lion", "armijo"}
+    # Armijo searches its decrease factor and constant; its first step is the learning rate, its halvings 20.
+    assert space.optimizer_ranges()["armijo"] == {"decrease_factor": (0.3, 0.8, False), "slope_rtol": (1e-4, 0.01, False)}
     assert set(space.schedules.given()) == {"none", "exponential_decay", "cosine_decay", "warmup_cosine_decay"}
-    assert space.activations == ("tanh", "relu", "gelu", "sigmoid", "elu") and len(space.inits) == 4
+    assert space.activations == ("tanh", "relu", "gelu", "sigmoid", "elu", "selu") and len(space.inits) == 4
     network = init_network(jax.random.PRNGKey(0), (1, 6, 6, 6, 6, 6, 1))
     assert parameter_count((1, 6, 6, 6, 6, 6, 1)) == sum(leaf.size for leaf in jax.tree.leaves(network)) == 187
 
@@ -64,6 +66,13 @@ def test_a_bad_space_is_one_line_naming_the_key(key, value, message):
     assert "\n" not in text and message in text, text
 
 
+def test_armijo_in_the_space_needs_a_fixed_rate_among_the_schedules():
+    raw = edited(edited(DEFAULT, "search.optimizers.gd", DELETE), "search.schedules.none", DELETE)
+    with pytest.raises(ConfigError, match="search.optimizers.armijo: armijo takes a fixed learning rate: "
+                                          "search.schedules must include none"):
+        parse_params(raw)
+
+
 def test_a_sampled_strategy_is_a_models_entry_and_its_rates_are_optax_s():
     space = Params().search
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
@@ -79,12 +88,12 @@ def test_a_sampled_strategy_is_a_models_entry_and_its_rates_are_optax_s():
             assert model.learning_rate == s.learning_rate and np.all(rates == np.float32(s.learning_rate))
         else:
             assert model.schedule.name == s.schedule and rates.max() <= np.float32(s.learning_rate) * (1 + 1e-6)
-        if s.optimizer == "gd":
+        if s.optimizer in ("gd", "armijo"):  # a fixed rate: gd's, or armijo's first step
             assert s.schedule == "none"
 
 
 @pytest.mark.parametrize("activation,optimizer,init", [("sigmoid", "adam", "he_normal"), ("tanh", "rmsprop", "glorot_uniform"),
-                                                        ("elu", "lion", "lecun_normal")])
+                                                        ("elu", "lion", "lecun_normal"), ("sigmoid", "armijo", "he_normal")])
 def test_a_padded_network_trains_as_the_network_itself(activation, optimizer, init):
     """The group program's arithmetic on one network: padded to wider layers, with every
     searched optimizer stepping and one selected, it computes the unpadded network's training
@@ -98,15 +107,19 @@ def test_a_padded_network_trains_as_the_network_itself(activation, optimizer, in
     data = (x, y, x, y)
     wide_init, where = initial_network(key, jnp.asarray(sizes), padded, inits, jnp.int32(inits.index(init)))
     real = [LayerParams(layer.W[:a, :b], layer.b[:, :b]) for layer, a, b in zip(wide_init, sizes[:-1], sizes[1:])]
-    names = ("sgd", "adam", "rmsprop", "lion")
+    names = ("sgd", "adam", "rmsprop", "lion", "armijo")
 
     def train(params, optimizer_, epochs=60):
         epoch = make_epoch(optimizer_, activation, 0.001, validate_every_epoch=False)
         carry = (params, optimizer_.init(params), jnp.int32(-1))
         return jax.lax.fori_loop(0, epochs, lambda i, c: epoch(c, i, data)[0], carry)[0]
 
-    alone = train(real, make_optimizer(optimizer, 0.01))
-    group = searched_optimizer([make_optimizer(n, 0.01) for n in names], jnp.int32(names.index(optimizer)), where)
+    # Armijo from a first guess of 1.0: it backtracks, so the padding's line search is tested too.
+    rate = {"armijo": 1.0}.get(optimizer, 0.01)
+    alone = train(real, make_optimizer(optimizer, rate))
+    flat_where = jax.flatten_util.ravel_pytree(where)[0]
+    group = searched_optimizer([make_optimizer(n, {"armijo": 1.0}.get(n, 0.01), {"mask": flat_where} if n == "armijo"
+                                               else None) for n in names], jnp.int32(names.index(optimizer)), where)
     wide = train(wide_init, group)
     for a, w, m in zip(jax.tree.leaves(alone), jax.tree.leaves(wide), jax.tree.leaves(where)):
         np.testing.assert_allclose(np.asarray(w)[np.asarray(m) == 1], np.asarray(a).ravel(), rtol=1e-4, atol=1e-5)
@@ -145,6 +158,9 @@ def test_a_call_holds_trials_of_one_depth_and_activation_at_most_trials_per_call
     assert calls(strategies, 8) == [([0, 3, 4], 3), ([1, 5], 4), ([2], 3)]
     for per_call in (1, 2, 8):
         assert sorted(i for members, _ in calls(strategies, per_call) for i in members) == list(range(6))
+    # A line search's trials have calls of their own (the others' calls run no line search).
+    armijo = _strategy((1, 3, 1), "tanh")._replace(optimizer="armijo")
+    assert calls([strategies[0], armijo, strategies[3]], 8) == [([0, 2], 3), ([1], 3)]
 
 
 def test_trials_sharing_a_call_train_as_each_alone():
@@ -196,7 +212,7 @@ def test_a_rung_goes_on_from_the_last_one_s_state_with_the_bits_of_one_run():
 
 
 @pytest.mark.parametrize("activation,optimizer,schedule", [("gelu", "adamw", "cosine_decay"), ("sigmoid", "lion", "none"),
-                                                           ("relu", "gd", "none")])
+                                                           ("relu", "gd", "none"), ("selu", "armijo", "none")])
 def test_a_trial_trains_what_its_models_entry_trains(activation, optimizer, schedule):
     """The search's program (every activation and optimizer behind switches and selects, the
     optimizers on a flat vector, the training resumed at a rung) against the JAX trainer's
@@ -206,8 +222,9 @@ def test_a_trial_trains_what_its_models_entry_trains(activation, optimizer, sche
     params = parse_params(edited(edited(raw, "search.n_seeds", 2), "train.epochs", 200))
     s = Strategy((1, 4, 4, 1), activation, "glorot_uniform", optimizer,
                  {"adamw": {"b1": 0.85, "b2": 0.995, "weight_decay": 0.01},  # every searched setting, as suggest()
-                  "lion": {"b1": 0.9, "b2": 0.98}}.get(optimizer, {}),
-                 0.002 if optimizer == "lion" else 0.02, schedule, 0.1, 1e-4)
+                  "lion": {"b1": 0.9, "b2": 0.98}, "armijo": {"decrease_factor": 0.5, "slope_rtol": 0.01}
+                  }.get(optimizer, {}),
+                 {"lion": 0.002, "armijo": 0.5}.get(optimizer, 0.02), schedule, 0.1, 1e-4)
     trainer = SearchPrograms(params)
     trainer.wait()
     _, carries = trainer.train([s], 50)
