@@ -72,6 +72,15 @@ def summarize_replicates(validate_mse, true_mse, diverged) -> dict:
     }
 
 
+def _paired(model, baseline, model_diverged, baseline_diverged):
+    """(model, baseline as float64, the model's and the baseline's bad replicates (diverged or not
+    finite), the replicates where both stayed finite)."""
+    model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
+    model_bad = np.asarray(model_diverged, bool) | ~np.isfinite(model)
+    baseline_bad = np.asarray(baseline_diverged, bool) | ~np.isfinite(baseline)
+    return model, baseline, model_bad, baseline_bad, ~model_bad & ~baseline_bad
+
+
 def compare_paired(model, baseline, model_diverged, baseline_diverged) -> dict:
     """`model` against `baseline` on the same replicates (arrays in replicate order), uncorrected.
 
@@ -83,10 +92,7 @@ def compare_paired(model, baseline, model_diverged, baseline_diverged) -> dict:
     diverged is a tie), win_low/win_high its exact 95 % interval (`win_interval`). p_t and
     p_wilcoxon are the paired t-test's and the Wilcoxon signed-rank test's p-values, before any
     correction (`compare_family` corrects them)."""
-    model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
-    model_bad = np.asarray(model_diverged, bool) | ~np.isfinite(model)
-    baseline_bad = np.asarray(baseline_diverged, bool) | ~np.isfinite(baseline)
-    both = ~model_bad & ~baseline_bad
+    model, baseline, model_bad, baseline_bad, both = _paired(model, baseline, model_diverged, baseline_diverged)
     wins = (both & (model < baseline)) | (~model_bad & baseline_bad)
     ties = (both & (model == baseline)) | (model_bad & baseline_bad)
     diff = model[both] - baseline[both]
@@ -152,13 +158,11 @@ def compare_family(pairs: dict[str, tuple]) -> dict[str, dict]:
     by Wilcoxon's (`verdict_wilcoxon`, its sign the median's), and `depends_on_test` when they
     differ."""
     out, first, diffs = {}, {}, {}
-    for name, (model, baseline, model_bad, baseline_bad) in pairs.items():
-        key = (np.asarray(model, np.float64).tobytes(), np.asarray(model_bad, bool).tobytes())
-        first.setdefault(key, name)
-        out[name] = {**compare_paired(model, baseline, model_bad, baseline_bad), "hypothesis": first[key]}
-        both = ~(np.asarray(model_bad, bool) | ~np.isfinite(model) | np.asarray(baseline_bad, bool)
-                 | ~np.isfinite(baseline))
-        diffs[name] = np.asarray(model, np.float64)[both] - np.asarray(baseline, np.float64)[both]
+    for name, arrays in pairs.items():
+        model, baseline, model_bad, _, both = _paired(*arrays)
+        first.setdefault((model.tobytes(), model_bad.tobytes()), name)
+        out[name] = {**compare_paired(*arrays), "hypothesis": first[(model.tobytes(), model_bad.tobytes())]}
+        diffs[name] = model[both] - baseline[both]
     tested = [n for n in out if out[n]["hypothesis"] == n and out[n]["p_t"] is not None]
     family = len(tested)
     adjusted = {test: dict(zip(tested, holm([out[n][f"p_{test}"] for n in tested]))) for test in ("t", "wilcoxon")}
@@ -167,8 +171,7 @@ def compare_family(pairs: dict[str, tuple]) -> dict[str, dict]:
         p, p_rank = (_num(adjusted[t][head]) if head in adjusted[t] else None for t in ("t", "wilcoxon"))
         low, high = _mean_interval(diffs[name], 1 - (1 - CONFIDENCE) / max(1, family)) if diffs[name].size >= 2 \
             else (None, None)
-        by_t = verdict(c["mean_diff"], p) if p is not None else VERDICTS[2]
-        by_rank = verdict(c["median_diff"], p_rank) if p_rank is not None else VERDICTS[2]
+        by_t, by_rank = verdict(c["mean_diff"], p), verdict(c["median_diff"], p_rank)
         out[name] = {**{k: c[k] for k in ("n_pairs", "mean_diff", "median_diff", "ci_low", "ci_high")},
                      "sim_low": low, "sim_high": high,
                      **{k: c[k] for k in ("bca_low", "bca_high", "win_rate", "win_low", "win_high")},
@@ -177,10 +180,10 @@ def compare_family(pairs: dict[str, tuple]) -> dict[str, dict]:
     return out
 
 
-def verdict(difference: float, p_value: float) -> str:
+def verdict(difference: float | None, p_value: float | None) -> str:
     """`better` or `worse` (the sign of model minus baseline) when the corrected p-value is below
-    ALPHA, strictly; otherwise `no detectable difference`."""
-    if p_value < ALPHA and difference != 0:
+    ALPHA, strictly; otherwise (or with no test: too few pairs) `no detectable difference`."""
+    if p_value is not None and p_value < ALPHA and difference != 0:
         return "better" if difference < 0 else "worse"
     return "no detectable difference"
 

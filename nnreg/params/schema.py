@@ -22,7 +22,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from pydantic import create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from nnreg.core.optimizers import OPTIMIZERS
+from nnreg.core.optimizers import FIXED_RATE, OPTIMIZERS
 from nnreg.params.messages import show
 from nnreg.params.rules import Bool, Bounds, Float, Int, LayerSizes, Rate, Rule, Seed
 from nnreg.params.rules import list_with_rule
@@ -85,6 +85,11 @@ class KerasModel(Section):
                                                             "the same steps in one jitted lax.scan")
 
 
+# Why each optimizer that takes a fixed learning rate takes no schedule.
+_FIXED_RATE_WHY = {"gd": "the hand-written gd takes a fixed learning_rate (use optimizer sgd for a schedule)",
+                   "armijo": "armijo takes a fixed learning_rate: its line search's first step at every epoch"}
+
+
 class JaxModel(Section):
     """A network trained by nnreg's jitted loop: an optimizer (a subclass per optimizer, with
     its own settings), a learning rate or a schedule, an L2 penalty, and optionally its own
@@ -106,18 +111,14 @@ class JaxModel(Section):
             raise field_error("schedule", "give either learning_rate or schedule, not both")
         if self.learning_rate is None and self.schedule is None:
             raise field_error("learning_rate", "missing key (or give a schedule)")
-        if self.optimizer == "gd" and self.schedule is not None:
-            raise field_error("schedule", "the hand-written gd takes a fixed learning_rate (use optimizer sgd for "
-                                           "a schedule)")
-        if self.optimizer == "armijo" and self.schedule is not None:
-            raise field_error("schedule", "armijo takes a fixed learning_rate: its line search's first step at "
-                                           "every epoch")
+        if self.optimizer in FIXED_RATE and self.schedule is not None:
+            raise field_error("schedule", _FIXED_RATE_WHY[self.optimizer])
         return self
 
     @classmethod
     def _schema_rules(cls) -> dict:
         given = lambda key: {"required": [key], "properties": {key: {"not": {"type": "null"}}}}  # noqa: E731
-        if cls.model_fields["optimizer"].annotation in (Literal["gd"], Literal["armijo"]):
+        if cls.model_fields["optimizer"].annotation in tuple(Literal[name] for name in FIXED_RATE):
             return {"allOf": [given("learning_rate"), {"properties": {"schedule": {"type": "null"}}}]}
         return {"oneOf": [given("learning_rate"), given("schedule")]}
 

@@ -26,10 +26,14 @@ def comparison_cells(c: dict) -> list[str]:
 
     won = "n/a" if c["win_rate"] is None else \
         f"{c['win_rate']:.0%} [{c['win_low']:.0%}, {c['win_high']:.0%}]".replace("%", " %")
-    said = c["verdict"] + (f" (Wilcoxon: {c['verdict_wilcoxon']})" if c["depends_on_test"] else "")
     return [fmt(c["mean_diff"], 6, signed=True), interval(c["ci_low"], c["ci_high"]),
             interval(c["sim_low"], c["sim_high"]), interval(c["bca_low"], c["bca_high"]), won,
-            p(c["p_value"]), p(c["p_wilcoxon"]), said]
+            p(c["p_value"]), p(c["p_wilcoxon"]), verdict_text(c)]
+
+
+def verdict_text(c: dict) -> str:
+    """A comparison's verdict, the t-test's, with Wilcoxon's beside it where they differ."""
+    return c["verdict"] + (f" (Wilcoxon: {c['verdict_wilcoxon']})" if c["depends_on_test"] else "")
 
 
 def family_note(comparisons: Mapping[str, dict], name=lambda key: key) -> str:

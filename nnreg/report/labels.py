@@ -1,7 +1,8 @@
 """How the report names the models (the lecture's four ways first, then any other by its name)
-and writes its numbers."""
+and writes its numbers and tables."""
 
 import math
+from typing import Sequence
 
 # The lecture's four ways of training the same network, as params.yaml's defaults name them.
 LECTURE_MODELS = ("keras", "gd", "optax_sgd", "optax_adam")
@@ -32,3 +33,10 @@ def fmt(value, digits: int, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def markdown_table(header: Sequence[str], align: str, rows: list[list[str]]) -> str:
+    """A Markdown table; `align` has one letter a column: l(eft) or r(ight)."""
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from nnreg.params.export import to_dict
-from nnreg.report.labels import fmt, method_name
+from nnreg.report.comparisons import verdict_text
+from nnreg.report.labels import fmt, markdown_table, method_name
 from nnreg.params.schema import Params
 
 # The lecture's published MSEs (a Colab GPU), shown beside ours.
@@ -87,23 +88,23 @@ def versions_markdown(single: dict, compare: dict, baseline: str, n_seeds: int) 
                 continue
             c = compare[model]
             won = " (its winner)" if model == v.winner else ""
-            verdict = c["verdict"] + (f" (Wilcoxon: {c['verdict_wilcoxon']})" if c["depends_on_test"] else "")
             printed = "" if model not in v.printed else fmt(v.printed[model], 6) + (
                 f" ({fmt(v.improvements[model], 6, True)})" if model in v.improvements else "")
             ours = fmt(single.get(model), 6) + ("" if single.get(baseline) is None or single.get(model) is None
                                                 else f" ({fmt(single[baseline] - single[model], 6, True)})")
-            body.append(f"| {v.commits}: {method_name(model)}{won} | #{v.pull_request}, {v.date} | {printed} | {ours} | "
-                        f"{fmt(c['mean_diff'], 6, True)} [{fmt(c['ci_low'], 6, True)}, {fmt(c['ci_high'], 6, True)}] | "
-                        f"{'n/a' if c['p_value'] is None else format(c['p_value'], '.2g')} | {verdict} |")
+            body.append([f"{v.commits}: {method_name(model)}{won}", f"#{v.pull_request}, {v.date}", printed, ours,
+                         f"{fmt(c['mean_diff'], 6, True)} [{fmt(c['ci_low'], 6, True)}, {fmt(c['ci_high'], 6, True)}]",
+                         "n/a" if c["p_value"] is None else format(c["p_value"], ".2g"), verdict_text(c)])
             if model == v.winner:
                 winners.append(f"{v.commits}'s {method_name(model)} is {c['verdict']}")
     if not body:
         return ""
-    header = (f"| Lecture version: strategy | Pull request, date | One seed, as printed: validation MSE "
-              f"(improvement) | nnreg's single run: validation MSE (improvement) | Over {n_seeds} replicates: paired "
-              f"difference from {baseline} [95 % CI] | "
-              f"p (Holm) | Verdict |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n")
-    return (header + "\n".join(body) + f"\n\nnnreg's data and defaults follow {FOLLOWED.commits} (the data changed "
+    table = markdown_table(["Lecture version: strategy", "Pull request, date",
+                            "One seed, as printed: validation MSE (improvement)",
+                            "nnreg's single run: validation MSE (improvement)",
+                            f"Over {n_seeds} replicates: paired difference from {baseline} [95 % CI]", "p (Holm)",
+                            "Verdict"], "llrrrrl", body)
+    return (table + f"\nnnreg's data and defaults follow {FOLLOWED.commits} (the data changed "
             f"there: 69d51f2's printed numbers are of other data); its single runs of the other versions' strategies "
             f"are on that data. The lecture's repository keeps its code, not its output: a printed number is given "
             f"where it is known. Over the replicates, "

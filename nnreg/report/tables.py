@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from nnreg.report.comparisons import COMPARISON_HEADER, comparison_cells, family_note
-from nnreg.report.labels import LECTURE_MODELS, fmt, method_name
+from nnreg.report.labels import LECTURE_MODELS, fmt, markdown_table, method_name
 from nnreg.report.lecture import LECTURE_EXERCISE, LECTURE_TABLE, versions_markdown
 from nnreg.search.space import entry_text, ranked
 
@@ -34,13 +34,6 @@ def summary_rows(metrics: Mapping[str, dict], timings: Mapping[str, dict]) -> li
             }
         )
     return rows
-
-
-def _table(header: Sequence[str], align: str, rows: list[list[str]]) -> str:
-    """A Markdown table; `align` has one letter a column: l(eft) or r(ight)."""
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _flag(r: dict) -> str:
@@ -74,7 +67,7 @@ def summary_markdown(rows: list[dict], differences: Mapping[str, Sequence[str]] 
     header = ["Method", "Runtime (s)", "Compile (s)", "Device", "Training MSE", "Validation MSE", "True MSE"]
     if show:
         header += ["Lecture: training", "Lecture: validation"]
-    return _table(header, "lrrlrrrrr"[: len(header)], body) + note
+    return markdown_table(header, "lrrlrrrrr"[: len(header)], body) + note
 
 
 def _blank(value) -> str:
@@ -100,7 +93,7 @@ def exercise_markdown(rows: list[dict], baseline: dict, differences: Mapping[str
     header = ["Strategy", "Parameters", "Runtime (s)", "Validation MSE", "Improvement"]
     if show:
         header.append("Lecture: validation")
-    return _table(header, "lrrrrr"[: len(header)], body) + note
+    return markdown_table(header, "lrrrrr"[: len(header)], body) + note
 
 
 def seeds_rows(seeds: Mapping[str, dict], compare: Mapping[str, dict], single: Mapping[str, dict],
@@ -129,7 +122,7 @@ def seeds_markdown(rows: list[dict], baseline: str, noise: float) -> str:
         body.append([str(rank), r["method"], str(r["n_parameters"] or "n/a"), fmt(v.get("mean"), 6), ci,
                      fmt(v.get("median"), 6), fmt(t.get("mean"), 6), f"{r['n_diverged']}/{r['n_replicates']}",
                      *versus])
-    table = _table(["Rank", "Model", "Parameters", "Validation MSE: mean", "95 % CI", "median", "True MSE: mean",
+    table = markdown_table(["Rank", "Model", "Parameters", "Validation MSE: mean", "95 % CI", "median", "True MSE: mean",
                     "Diverged", f"Paired difference from {baseline}: mean", *COMPARISON_HEADER],
                    "rlrrrrrrrrrrrrrl", body)
     compared = {r["model"]: r["vs_baseline"] for r in rows if r["vs_baseline"] is not None}
@@ -157,7 +150,7 @@ def sweep_markdown(tables: Mapping[str, list[dict]], best: Mapping[str, dict]) -
                 cell = f"**{cell}**"
             cells.append(cell)
         body.append(cells)
-    return _table(["Learning rate", *(method_name(m) for m in models)], "r" * (1 + len(models)), body)
+    return markdown_table(["Learning rate", *(method_name(m) for m in models)], "r" * (1 + len(models)), body)
 
 
 def thinned_epochs(epochs: int, n: int = 200) -> np.ndarray:
@@ -190,7 +183,7 @@ def search_markdown(search: Mapping, n_seeds: int) -> str:
         rows.append([str(rank), str(c["trial"]), entry_text(c["entry"]), fmt(c["score"], 6),
                      f"{fmt(m['mean'], 6)} [{fmt(m['ci_low'], 6)}, {fmt(m['ci_high'], 6)}]",
                      *comparison_cells(c["vs_baseline"])])
-    table = _table(["Rank", "Trial", "Strategy", "Search score", f"Validation MSE: mean [95 % CI], {n_seeds} replicates",
+    table = markdown_table(["Rank", "Trial", "Strategy", "Search score", f"Validation MSE: mean [95 % CI], {n_seeds} replicates",
                     f"Paired difference from {baseline}: mean", *COMPARISON_HEADER], "rrlrrrrrrrrrl", rows)
     return (f"{search['answer']}\n\n{table.rstrip()}\n\nThe search score is the mean validation MSE on the search's own "
             f"replicates (a stream no statistic here uses), on which the trials were chosen; the confirmation "

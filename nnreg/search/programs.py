@@ -50,7 +50,7 @@ from nnreg.core.activations import ACTIVATIONS
 from nnreg.core.data import true_grid
 from nnreg.core.initializers import init_within
 from nnreg.core.network import LayerParams, Network
-from nnreg.core.optimizers import FIXED_RATE, Optimizer, make_optimizer
+from nnreg.core.optimizers import FIXED_RATE, LINE_SEARCH, Optimizer, make_optimizer
 from nnreg.core.replicates import ReplicateResult, end_point, memory_needed, replicate_dataset, replicate_keys
 from nnreg.core.training import make_epoch, make_gradient, make_loss
 
@@ -212,10 +212,10 @@ def make_network_fn(searched: SearchedOptimizers, activations: tuple[str, ...], 
         params, where = initial_network(replicate_keys(seed, index)[1], widths, padded, inits, init)
         for name, names in zip(searched.optimizers, searched.settings):
             own = {k: settings[f"{name}.{k}"] for k in names}
-            if name == "armijo":  # its line search's direction masked too: no candidate moves the padding
-                own["mask"] = ravel_pytree(where)[0]
+            if name in LINE_SEARCH:  # its direction masked too (no candidate moves the padding), and
+                own["mask"] = ravel_pytree(where)[0]  # it steps only in calls of trials that chose it
             made = make_optimizer(name, rates[0] if name in FIXED_RATE else schedule, own)
-            optimizers.append(only_if(line_search, made) if made.line_search else made)
+            optimizers.append(only_if(line_search, made) if name in LINE_SEARCH else made)
         optimizer = searched_optimizer(optimizers, optimizer, where)
         fresh = Carry(params, optimizer.init(params), jnp.int32(-1))
         if carry is None:  # only the carry's shapes are asked for (`compile_program`): no training traced
