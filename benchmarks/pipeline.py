@@ -16,7 +16,8 @@ wall of a no-op `dvc repro` in this repository.
 `--whole`: instead, the whole default pipeline cold, as the search issue's target reads it
 (`dvc repro -f`, every stage, an empty compilation cache, the search's study removed so it
 runs from scratch), `--repeats` times (no baseline: the lecture has no such script), with
-the same breakdown, summed by kind of stage.
+the same breakdown, summed by kind of stage. Beside the no-op `dvc repro`, DVC's own floor: the
+same in a bare project of as many stages that only read params.yaml, and of one.
 
     python benchmarks/pipeline.py [--repeats 3] [--warm]
     python benchmarks/pipeline.py --whole [--repeats 1]
@@ -107,6 +108,22 @@ def by_kind(stages: list[dict]) -> list[dict]:
     return [{**k, "stage": f"{k['stage']} ({k['n']})"} for k in kinds.values()]
 
 
+def dvc_floor(tmp: Path, n_stages: int) -> float:
+    """A no-op `dvc repro`'s wall (median of 3) in a bare DVC project of `n_stages` stages, each
+    reading params.yaml's data, network and train (nnreg's file) and writing one small file:
+    what DVC itself costs, whatever its stages do."""
+    root = tmp / f"floor{n_stages}"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True, env=_env())
+    shutil.copy2(REPO / "params.yaml", root / "params.yaml")
+    (root / "dvc.yaml").write_text("stages:\n" + "".join(
+        f"  s{i}:\n    cmd: echo {i} > out{i}.txt\n    params: [data, network, train]\n    outs: [out{i}.txt]\n"
+        for i in range(n_stages)))
+    _wall([sys.executable, "-m", "dvc", "repro"], root, _env())
+    return statistics.median(_wall([sys.executable, "-m", "dvc", "repro"], root, _env()) for _ in range(3))
+
+
 def whole(repeats: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="nnreg-bench-"))
     try:
@@ -155,6 +172,9 @@ def main():
             walls["lecture"].append(_wall([sys.executable, str(REPO / "lecture/script.py"),
                                            str(tmp / "lecture")], REPO, _env()))
         noop = [_wall([sys.executable, "-m", "dvc", "repro"], REPO, _env()) for _ in range(3)]
+        n_stages = len(subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=REPO,
+                                      env=_env(), capture_output=True, text=True, check=True).stdout.split())
+        floors = {n: dvc_floor(tmp, n) for n in (1, n_stages)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -172,7 +192,8 @@ def main():
         warm = [w / lect for w, lect in zip(walls["warm"], walls["lecture"], strict=True)]
         print(f"pipeline (warm) / lecture: {statistics.median(warm):.2f}")
     print(f"no-op dvc repro (this repository): {statistics.median(noop):.2f} s (runs: "
-          f"{', '.join(f'{w:.2f}' for w in noop)})")
+          f"{', '.join(f'{w:.2f}' for w in noop)}); a bare DVC project's, stages that only read params.yaml: "
+          + ", ".join(f"{n} stage{'s' * (n > 1)} {w:.2f} s" for n, w in floors.items()))
     wall, stages = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     print(f"\nThe median cold run, stage by stage ({wall:.1f} s):")
     print("\n".join(breakdown(wall, stages)))

@@ -23,6 +23,11 @@ import numpy as np
 from nnreg.core.network import Activation, Network, forward, mse
 from nnreg.core.optimizers import Optimizer
 
+# Epochs a scan iteration of the single run's loop runs: two halve the loop's own work an epoch
+# (its counter, its test, the carry's copies) and keep every bit (tested); more compile slower
+# for no further gain (benchmarks/epoch_cost.py, docs/performance.md).
+UNROLL = 2
+
 
 class History(NamedTuple):
     """Per-epoch losses, with Keras's conventions."""
@@ -166,7 +171,7 @@ def make_train_fn(optimizer: Optimizer, epochs: int, activation: str = "tanh", l
         data = (x, y, x_validate, y_validate)
         init = (params, optimizer.init(params), jnp.int32(-1))
         (params, _, first_bad), (train_losses, validate_losses) = jax.lax.scan(
-            lambda carry, index: epoch(carry, index, data), init, jnp.arange(epochs, dtype=jnp.int32)
+            lambda carry, index: epoch(carry, index, data), init, jnp.arange(epochs, dtype=jnp.int32), unroll=UNROLL
         )
         return params, History(train_losses, validate_losses, first_bad)
 
@@ -215,7 +220,7 @@ def _train_shared_x(optimizer: Optimizer, epochs: int, activation: str, l2: floa
 
         state = (params, optimizer.init(params))
         (previous, current, first_bad), (train_losses, validate_losses) = jax.lax.scan(
-            epoch, (state, state, jnp.int32(-1)), jnp.arange(epochs, dtype=jnp.int32))
+            epoch, (state, state, jnp.int32(-1)), jnp.arange(epochs, dtype=jnp.int32), unroll=UNROLL)
         last_validate = mse(current[0], x, y_validate, activation)  # the last epoch's
         went_bad = (first_bad < 0) & ~jnp.isfinite(last_validate)
         first_bad = jnp.where(went_bad, epochs - 1, first_bad)
