@@ -5,8 +5,10 @@ A summary's interval is the 95 % Student t interval of a mean. A paired comparis
 Wilcoxon signed-rank test and a BCa bootstrap interval of the mean; the models compared with one
 baseline are one family, whose p-values Holm's step-down corrects (`compare_family`), with the
 simultaneous intervals beside the per-comparison ones. A summary's interval is
-mean ± t·s/√n with t from `scipy.stats.t.ppf`: the same interval as
-`scipy.stats.ttest_1samp(...).confidence_interval()` to 1e-13 (the tests compare the two).
+mean ± t·s/√n with t from `scipy.special.stdtrit` (what `scipy.stats.t.ppf` returns): the same
+interval as `scipy.stats.ttest_1samp(...).confidence_interval()` to 1e-13 (the tests compare the
+two). scipy.stats, slow to import, is imported by the functions that test, so a stage that only
+summarizes (seeds@, sweep@) starts without it.
 A diverged replicate is counted (`n_diverged`), never averaged in as NaN:
 summaries use the finite values, and a paired comparison uses the replicates where
 both models stayed finite.
@@ -18,7 +20,7 @@ import math
 import warnings
 
 import numpy as np
-from scipy import stats
+from scipy import special  # the t quantile
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -56,7 +58,7 @@ def _mean_interval(v: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float
     """The t interval of the mean of `v` (two or more finite values), 95 % unless said."""
     if np.all(v == v[0]):  # no spread: the interval is the point (scipy would give NaN)
         return _num(v[0]), _num(v[0])
-    mean, half = np.mean(v), stats.t.ppf((1 + confidence) / 2, v.size - 1) * np.std(v, ddof=1) / np.sqrt(v.size)
+    mean, half = np.mean(v), special.stdtrit(v.size - 1, (1 + confidence) / 2) * np.std(v, ddof=1) / np.sqrt(v.size)
     return _num(mean - half), _num(mean + half)
 
 
@@ -92,6 +94,8 @@ def compare_paired(model, baseline, model_diverged, baseline_diverged) -> dict:
     diverged is a tie), win_low/win_high its exact 95 % interval (`win_interval`). p_t and
     p_wilcoxon are the paired t-test's and the Wilcoxon signed-rank test's p-values, before any
     correction (`compare_family` corrects them)."""
+    from scipy import stats
+
     model, baseline, model_bad, baseline_bad, both = _paired(model, baseline, model_diverged, baseline_diverged)
     wins = (both & (model < baseline)) | (~model_bad & baseline_bad)
     ties = (both & (model == baseline)) | (model_bad & baseline_bad)
@@ -130,6 +134,8 @@ def win_interval(score: float, n: int) -> tuple[float, float]:
     """The exact (Clopper-Pearson) 95 % interval of a share of `score` out of `n`: the beta
     quantiles of `scipy.stats.binomtest(...).proportion_ci()`, which take a half count (a tie)
     as they take a whole one."""
+    from scipy import stats
+
     alpha = 1 - CONFIDENCE
     low = 0.0 if score <= 0 else float(stats.beta.ppf(alpha / 2, score, n - score + 1))
     high = 1.0 if score >= n else float(stats.beta.ppf(1 - alpha / 2, score + 1, n - score))
@@ -219,5 +225,5 @@ def detectable_difference(diff, n_comparisons: int, power: float = 0.8) -> float
     if d.size < 2:
         return None
     alpha = (1 - CONFIDENCE) / max(1, n_comparisons)
-    t = stats.t.ppf(1 - alpha / 2, d.size - 1) + stats.t.ppf(power, d.size - 1)
+    t = special.stdtrit(d.size - 1, 1 - alpha / 2) + special.stdtrit(d.size - 1, power)
     return _num(t * d.std(ddof=1) / np.sqrt(d.size))
