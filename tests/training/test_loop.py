@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from nnreg.core import training
 from nnreg.core.network import init_network, mse
 from nnreg.core.optimizers import OPTIMIZERS, gradient_descent
 from nnreg.core.training import make_train_fn
@@ -33,6 +34,21 @@ def test_hand_gd_equals_optax_sgd_bit_for_bit(tiny_dataset):
     sgd_params, sgd_hist = _train("optax_sgd", tiny_dataset, 300, lr=0.01)
     for a, b in zip(_leaves((gd_params, gd_hist)), _leaves((sgd_params, sgd_hist)), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("model", ["gd", "optax_adam"])
+@pytest.mark.parametrize("shared_x", [True, False])
+def test_two_epochs_a_scan_iteration_keep_every_bit(tiny_dataset, model, shared_x, monkeypatch):
+    """`training.UNROLL` runs two epochs a scan iteration (less time an epoch): the parameters and
+    both losses of every epoch are one epoch an iteration's, bit for bit, in both loops, over an odd
+    number of epochs too."""
+    for epochs in (300, 301):
+        unrolled = _train(model, tiny_dataset, epochs, lr=0.01, shared_x=shared_x)
+        monkeypatch.setattr(training, "UNROLL", 1)
+        single = _train(model, tiny_dataset, epochs, lr=0.01, shared_x=shared_x)
+        monkeypatch.undo()
+        for a, b in zip(_leaves(unrolled), _leaves(single), strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_gd_update_is_p_minus_lr_g():
