@@ -10,9 +10,9 @@ and whether the two ended with the same bits (exit status 1 if the weights diffe
 
 import argparse
 import os
-import platform
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,7 +54,8 @@ def main():
                                                          strict=True))
     ratios = [f / s for f, s in zip(times["fit"], times["scan"], strict=True)]
     dev = jax.devices()[0]
-    print(f"device: {dev.device_kind if dev.platform != 'cpu' else platform.processor() or 'cpu'} ({dev.platform}), "
+    print(f"{dev.device_kind if dev.platform != 'cpu' else machine.cpu_info()['model']} ({dev.platform}), "
+          f"{time.strftime('%Y-%m-%d')}, "
           f"keras {keras.__version__}, jax {jax.__version__}, {a.epochs} epochs, median of {a.repeats} paired runs")
     print("| loop | training (s) | µs/epoch | compile (s) |\n| --- | ---: | ---: | ---: |")
     for loop in ("fit", "scan"):

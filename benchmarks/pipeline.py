@@ -35,6 +35,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nnreg.runtime import machine  # noqa: E402  (the standard library only: no JAX in this process)
 STAGES = ["data", "train@keras", "train@gd", "train@optax_sgd", "train@optax_adam", "report"]
 
 
@@ -138,6 +141,7 @@ def whole(repeats: int) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     walls = [w for w, _ in runs]
+    print(f"{machine.cpu_info()['model']}, {time.strftime('%Y-%m-%d')}")
     print(f"The whole default pipeline cold (dvc repro -f, empty compilation cache, the search from scratch); "
           f"{os.cpu_count()} CPUs; median {statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}); "
           f"the lecture's script beside each: {', '.join(f'{w:.1f}' for w in lecture)} s; pipeline / lecture "
@@ -179,6 +183,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     ratios = [p / lect for p, lect in zip(walls["pipeline"], walls["lecture"], strict=True)]
+    print(f"{machine.cpu_info()['model']}, {time.strftime('%Y-%m-%d')}")
     print(f"{a.repeats} alternating runs each; {os.cpu_count()} CPUs; stages: {' '.join(STAGES)}")
     print("| run | wall (s), median | runs (s) |\n| --- | ---: | --- |")
     for name, label in (("lecture", "the lecture's code, one script"),

@@ -20,7 +20,6 @@ for the whole run, alternating; all three must give the same bits.
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -97,7 +96,7 @@ def main():
                      "batch_compile_s": compile_s, "single_compile_s": single_compile_s,
                      "batch_memory_mb_per_device": memory / 2**20,
                      "max_relative_difference": float(np.max(np.abs(batch_val - loop_val) / loop_val))})
-    print(f"{platform.node()} {platform.machine()}, jax {jax.__version__}, {len(devices)} x {devices[0].device_kind}, "
+    print(f"{machine.cpu_info()['model']}, {time.strftime('%Y-%m-%d')}, jax {jax.__version__}, {len(devices)} x {devices[0].device_kind}, "
           f"{params.train.epochs} epochs, {a.repeats} repeats (medians)\n")
     print("| model | networks | loop (ms/network) | batch (ms/network) | loop / batch | batch compile (s) "
           "| largest MSE difference | one program (ms/network) | progress cost | a chunk a tenth |")

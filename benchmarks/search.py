@@ -61,6 +61,7 @@ def main():
         start = time.perf_counter()
         study, stats, _ = run_search(params, Path(tmp) / "study.journal", "benchmark")
         wall = time.perf_counter() - start
+    print(f"{machine.cpu_info()['model']}, {time.strftime('%Y-%m-%d')}")
     print(f"search: {params.search.n_trials} trials in {wall:.1f} s; {stats.compiles} programs compiled "
           f"({stats.compile_s:.1f} s of compiling, two at a time); training {stats.train_s:.1f} s, "
           f"{1e6 * stats.train_s / stats.network_epochs:.1f} us a network-epoch over {stats.network_epochs:,} "

@@ -21,6 +21,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nnreg.runtime import machine  # noqa: E402
 from tests import helpers  # noqa: E402
 from tests.helpers import dvc, make_repo, run, wait_for_queue  # noqa: E402
 
@@ -54,7 +55,7 @@ def main():
         dvc(root, "exp", "run", "-S", "sweep.models=[gd]", "-S", f"sweep.learning_rates=[{','.join(a.rates)}]")
         sweep_s = time.perf_counter() - start
     n = len(a.rates)
-    print(f"default params, {a.epochs} epochs; the first dvc repro took {baseline_s:.0f} s\n")
+    print(f"{machine.cpu_info()['model']}, {time.strftime('%Y-%m-%d')}: default params, {a.epochs} epochs; the first dvc repro took {baseline_s:.0f} s\n")
     print("| way | configurations | wall (s) | per configuration (s) |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| `dvc exp run --queue` + `dvc queue start -j 1` | {n} | {queue_s:.1f} | {queue_s / n:.1f} |")

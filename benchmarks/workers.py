@@ -95,7 +95,7 @@ def main():
             server.remove()
 
     print(f"\n{a.n_trials} trials of the default space, {a.batch} a batch, on {os.cpu_count()} cores "
-          f"({time.strftime('%Y-%m-%d')}); medians of {a.repeats}\n")
+          f"({machine.cpu_info()['model']}, {time.strftime('%Y-%m-%d')}); medians of {a.repeats}\n")
     print("| Storage | Workers | Wall (s) | Trials/s | Batches | Training a batch (s) | Storage a batch (s) "
           "| Storage calls a batch | Storage / training |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
