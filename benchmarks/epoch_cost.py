@@ -4,7 +4,8 @@ target (the stages' pins), interleaved, medians of `--repeats` runs:
 
 - lecture: the lecture's own loop (lecture/reference.py: row layout, `fori_loop`, nothing recorded);
 - step: nnreg's forward and backward pass (feature-major) and the gradient step, nothing recorded;
-- + train loss: the same, the training loss recorded every epoch (`lax.scan`);
+- + train loss: the same, the training loss recorded every epoch (`lax.scan`, two epochs an
+  iteration as train@'s loop: `training.UNROLL`);
 - gd, optax_sgd, optax_adam: nnreg's training function as train@ runs it (both losses every
   epoch from one forward pass, the divergence rule), `make_train_fn`.
 
@@ -42,7 +43,7 @@ import jax  # noqa: E402
 from lecture import reference  # noqa: E402
 from nnreg.core.data import make_dataset  # noqa: E402
 from nnreg.core.network import init_network  # noqa: E402
-from nnreg.core.training import make_gradient, make_train_fn  # noqa: E402
+from nnreg.core.training import UNROLL, make_gradient, make_train_fn  # noqa: E402
 from nnreg.params.schema import DataParams, Params  # noqa: E402
 from nnreg.trainers.jax import optimizer_of  # noqa: E402
 
@@ -74,7 +75,7 @@ def pieces(epochs: int, data) -> dict:
         return jax.lax.fori_loop(0, epochs, lambda _, p: step(p)[0], params)
 
     def steps_recorded(params):
-        return jax.lax.scan(lambda p, _: step(p), params, None, length=epochs)
+        return jax.lax.scan(lambda p, _: step(p), params, None, length=epochs, unroll=UNROLL)
 
     models = Params().models
     out = {"lecture": (jax.jit(lambda t: reference.train_gd(t, x, y, epochs, RATE)), ()),
@@ -94,7 +95,7 @@ KINDS = (("XLA's compiled kernels", lambda dso, sym: dso.startswith("[JIT]")),
          ("the OS", lambda dso, sym: "kernel" in dso))
 
 
-def loop_for_perf(model: str, runs: int, epochs: int) -> None:
+def loop_for_perf(model: str, runs: int, epochs: int) -> int:
     """The child of `--profile`: compiles `model`'s train@ loop, says so, waits for a line on
     stdin (perf attached), then runs it `runs` times."""
     data = make_dataset(DataParams())
@@ -105,6 +106,7 @@ def loop_for_perf(model: str, runs: int, epochs: int) -> None:
     sys.stdin.readline()
     for _ in range(runs):
         jax.block_until_ready(compiled(*args))
+    return 0
 
 
 def profile(model: str, runs: int, epochs: int) -> dict[str, float]:
